@@ -1,0 +1,83 @@
+"""The `python -m next3d` command line: a click group whose subcommands load lazily.
+
+Every command shares one failure behaviour (see `run_guarded`): a user error prints one line naming what
+and where and exits 1; `--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+
+import click
+
+from next3d.errors import Next3DError
+
+# name -> "module:attribute". Modules are imported only when their command runs (fast --help, no torch
+# import for commands that do not need it).
+COMMANDS: dict[str, str] = {}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when that subcommand is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(super().list_commands(ctx)))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in COMMANDS:
+            module_name, attr = COMMANDS[name].split(":")
+            return getattr(importlib.import_module(module_name), attr)
+        return super().get_command(ctx, name)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """One line for an unexpected exception, naming its type and message."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def run_guarded(debug: bool, fn, *args, **kwargs):
+    """Run `fn`, turning every failure into one clear line and a non-zero exit (traceback with --debug)."""
+    try:
+        return fn(*args, **kwargs)
+    except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        raise
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place every error is reported
+        if debug:
+            traceback.print_exc()
+        if isinstance(exc, Next3DError):
+            click.echo(f"error: {exc}", err=True)
+        elif _is_cuda_oom(exc):
+            click.echo(
+                "error: out of GPU memory; use a smaller --batch, a smaller preset, or --device cpu", err=True
+            )
+        else:
+            hint = "" if debug else " (run with --debug for the traceback)"
+            click.echo(f"error: {describe_exception(exc)}{hint}", err=True)
+        sys.exit(1)
+
+
+def _is_cuda_oom(exc: BaseException) -> bool:
+    oom_type = getattr(getattr(sys.modules.get("torch"), "cuda", None), "OutOfMemoryError", None)
+    return (oom_type is not None and isinstance(exc, oom_type)) or "CUDA out of memory" in str(exc)
+
+
+class GuardedGroup(LazyGroup):
+    """Adds the shared failure behaviour around every subcommand."""
+
+    def invoke(self, ctx: click.Context):
+        debug = bool(ctx.params.get("debug")) or os.environ.get("NEXT3D_DEBUG") == "1"
+        return run_guarded(debug, super().invoke, ctx)
+
+
+@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.version_option(package_name="next3d-studio")
+def main(debug: bool) -> None:
+    """Next3D Studio: headless jobs (datasets, training, rendering, diffusion prior, benchmarks)."""
