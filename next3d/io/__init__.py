@@ -1,0 +1,1 @@
+"""Files in and out: checkpoints (safetensors + JSON), official pickle import, the restricted unpickler."""
