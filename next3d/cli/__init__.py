@@ -17,7 +17,9 @@ from next3d.errors import Next3DError
 
 # name -> "module:attribute". Modules are imported only when their command runs (fast --help, no torch
 # import for commands that do not need it).
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "dataset": "next3d.cli.dataset:dataset",
+}
 
 
 class LazyGroup(click.Group):

@@ -48,7 +48,7 @@ def parse_index(doc: dict, where: str = "dataset.json") -> tuple[DatasetIndex, l
 
     Entries with problems stay in the index (their label is NaN) so positions match dataset.json.
     """
-    _check_keys(doc, TOP_LEVEL_KEYS, where)
+    check_keys(doc, TOP_LEVEL_KEYS, where)
     if "labels" not in doc or doc["labels"] is None:
         raise BadInputError(f"{where}: has no \"labels\" list; every image needs its 25-number camera label")
     raw = doc["labels"]
@@ -119,7 +119,7 @@ def _list_lines(items: list, indent: str) -> str:
     return f"[\n{body}\n{indent}]"
 
 
-def _check_keys(doc: dict, allowed: tuple[str, ...], where: str) -> None:
+def check_keys(doc: dict, allowed: tuple[str, ...], where: str) -> None:
     for key in doc:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), allowed, n=1)
@@ -176,7 +176,7 @@ def _meta(doc: dict, where: str) -> dict:
 def _parse_head(head, first_use: dict[str, int], n: int, problems: list[EntryProblem], where: str):
     if not isinstance(head, dict):
         raise BadInputError(f"{where}: \"head\" must be an object with fields, sizes and params")
-    _check_keys(head, HEAD_KEYS, f"{where} \"head\"")
+    check_keys(head, HEAD_KEYS, f"{where} \"head\"")
     section = _head_section(head, where)
     raw = head.get("params")
     if not isinstance(raw, list):
