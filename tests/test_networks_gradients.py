@@ -6,8 +6,18 @@ import torch
 import torch.nn.functional as F
 
 from next3d.networks import (
-    DecoderConfig, DiscriminatorConfig, DualDiscriminator, MappingConfig, MappingNetwork, OSGDecoder, StyleUNet,
-    StyleUNetConfig, SuperResolution, SuperResolutionConfig, SynthesisConfig, SynthesisNetwork,
+    DecoderConfig,
+    DiscriminatorConfig,
+    DualDiscriminator,
+    MappingConfig,
+    MappingNetwork,
+    OSGDecoder,
+    StyleUNet,
+    StyleUNetConfig,
+    SuperResolution,
+    SuperResolutionConfig,
+    SynthesisConfig,
+    SynthesisNetwork,
 )
 
 W = 16

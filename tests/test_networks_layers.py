@@ -12,6 +12,7 @@ from next3d.networks.conv2d_layer import Conv2dLayer
 from next3d.networks.fully_connected import FullyConnectedLayer
 from next3d.networks.modulated_conv import modulated_conv2d
 from next3d.networks.ops import conv2d_resample, setup_filter
+from next3d.networks.synthesis_layer import SynthesisLayer, ToRGBLayer
 
 # Fused (grouped conv) vs plain (scale activations) differ only by float32 rounding order.
 FUSED_VS_PLAIN_TOL = dict(atol=2e-5, rtol=1e-4)
@@ -88,3 +89,15 @@ def test_fp16_modconv_matches_fp32_on_cuda():
         half = modulated_conv2d(x.half(), weight, styles, padding=1, fused_modconv=fused)
         assert half.dtype == torch.float16
         torch.testing.assert_close(half.float(), ref, atol=2e-2, rtol=2e-2)
+
+
+def test_conv_clamp_bounds_synthesis_and_torgb_outputs():
+    torch.manual_seed(4)
+    x, w = torch.randn(2, 4, 8, 8) * 10, torch.randn(2, 6)
+    layer = SynthesisLayer(4, 5, w_dim=6, resolution=8, conv_clamp=0.1)
+    y = layer(x, layer.style(w), noise_mode="none")
+    assert y.abs().max() <= 0.1 + 1e-6 and (y.abs() == 0.1).any()
+    y = layer(x, layer.style(w), noise_mode="none", gain=0.5)  # the clamp scales with the gain (resnet path)
+    assert y.abs().max() <= 0.05 + 1e-6
+    to_rgb = ToRGBLayer(4, 3, w_dim=6, conv_clamp=0.2)
+    assert to_rgb(x, to_rgb.style(w)).abs().max() <= 0.2 + 1e-6

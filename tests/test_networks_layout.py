@@ -7,8 +7,16 @@ import pytest
 import torch
 
 from next3d.networks import (
-    DecoderConfig, MappingConfig, MappingNetwork, OSGDecoder, StyleUNet, StyleUNetConfig, SuperResolution,
-    SuperResolutionConfig, SynthesisConfig, SynthesisNetwork,
+    DecoderConfig,
+    MappingConfig,
+    MappingNetwork,
+    OSGDecoder,
+    StyleUNet,
+    StyleUNetConfig,
+    SuperResolution,
+    SuperResolutionConfig,
+    SynthesisConfig,
+    SynthesisNetwork,
 )
 
 # Official G_ema key (relative to the generator) -> shape, from docs/official_layout.md.

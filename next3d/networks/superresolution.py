@@ -12,6 +12,7 @@ Official variants (EG3D `superresolution.py`):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import torch
 import torch.nn.functional as F
@@ -20,12 +21,13 @@ from torch import nn
 from next3d.networks.synthesis_block import FusedModconv, SynthesisBlock
 from next3d.networks.synthesis_layer import NoiseMode
 
-_OFFICIAL_VARIANTS = {
+# Official class name -> (block channels, block0 upsamples, output resolution).
+_OFFICIAL_VARIANTS = MappingProxyType({
     "SuperresolutionHybrid8XDC": ((256, 128), True, 512),
     "SuperresolutionHybrid8X": ((128, 64), True, 512),
     "SuperresolutionHybrid4X": ((128, 64), False, 256),
     "SuperresolutionHybrid2X": ((128, 64), False, 128),
-}
+})
 
 
 @dataclass(frozen=True)
