@@ -1,0 +1,62 @@
+"""An RGB texture for showing numpy images with imgui.image (OpenGL 3.3 core)."""
+
+from __future__ import annotations
+
+import numpy as np
+import OpenGL.GL as gl
+from imgui_bundle import imgui
+
+
+class Texture:
+    """A 2-D RGB8 texture; `upload` reallocates only when the image size changes."""
+
+    def __init__(self, smooth: bool = True):
+        self.id = int(gl.glGenTextures(1))
+        self.size: tuple[int, int] | None = None  # (width, height)
+        self.smooth = smooth
+        gl.glBindTexture(gl.GL_TEXTURE_2D, self.id)
+        for param in (gl.GL_TEXTURE_WRAP_S, gl.GL_TEXTURE_WRAP_T):
+            gl.glTexParameteri(gl.GL_TEXTURE_2D, param, gl.GL_CLAMP_TO_EDGE)
+        self._set_filter()
+
+    def _set_filter(self) -> None:
+        mode = gl.GL_LINEAR if self.smooth else gl.GL_NEAREST
+        gl.glTexParameteri(gl.GL_TEXTURE_2D, gl.GL_TEXTURE_MIN_FILTER, mode)
+        gl.glTexParameteri(gl.GL_TEXTURE_2D, gl.GL_TEXTURE_MAG_FILTER, mode)
+
+    def upload(self, image: np.ndarray) -> None:
+        """Copy an (H, W, 3) uint8 image into the texture (row 0 = top of the picture)."""
+        image = np.ascontiguousarray(image, dtype=np.uint8)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"texture upload: expected (H, W, 3) uint8, got {image.shape}")
+        h, w = image.shape[:2]
+        gl.glBindTexture(gl.GL_TEXTURE_2D, self.id)
+        gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
+        if self.size != (w, h):
+            gl.glTexImage2D(gl.GL_TEXTURE_2D, 0, gl.GL_RGB8, w, h, 0, gl.GL_RGB, gl.GL_UNSIGNED_BYTE, image)
+            self.size = (w, h)
+        else:
+            gl.glTexSubImage2D(gl.GL_TEXTURE_2D, 0, 0, 0, w, h, gl.GL_RGB, gl.GL_UNSIGNED_BYTE, image)
+
+    def set_smooth(self, smooth: bool) -> None:
+        if smooth != self.smooth:
+            self.smooth = smooth
+            gl.glBindTexture(gl.GL_TEXTURE_2D, self.id)
+            self._set_filter()
+
+    @property
+    def ref(self) -> imgui.ImTextureRef:
+        return imgui.ImTextureRef(self.id)
+
+    def delete(self) -> None:
+        if self.id:
+            gl.glDeleteTextures([self.id])
+            self.id = 0
+
+
+def read_framebuffer(width: int, height: int) -> np.ndarray:
+    """The current back buffer as an (H, W, 3) uint8 image, row 0 at the top (call before swapping)."""
+    gl.glPixelStorei(gl.GL_PACK_ALIGNMENT, 1)
+    gl.glReadBuffer(gl.GL_BACK)
+    data = gl.glReadPixels(0, 0, width, height, gl.GL_RGB, gl.GL_UNSIGNED_BYTE)
+    return np.frombuffer(data, np.uint8).reshape(height, width, 3)[::-1].copy()
