@@ -1,0 +1,387 @@
+"""RenderArgs -> RenderResult with the Next3D generator: model cache, latents, cameras, head state, pictures.
+
+Used in-process by the headless commands and capture jobs, and in a worker thread/process by the GUI.
+`Renderer.render` never raises: every failure becomes `RenderResult.error` (one line) and is logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from next3d.capture import images
+from next3d.capture.latents import walk_seeds, z_from_seed
+from next3d.capture.render_args import BUILTIN_PREFIX, BUILTIN_TINY, ModelFacts, RenderArgs, RenderResult
+from next3d.errors import BadInputError, Next3DError
+from next3d.render.camera import fov_to_focal, intrinsics, make_label, orbit_pose, project
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# The embedded default model shipped with the repository (the `small` preset, trained); until it exists the
+# visualizer opens on a randomly initialised tiny model and says so on screen.
+DEFAULT_CHECKPOINT = REPO_ROOT / "assets" / "models" / "next3d_default.safetensors"
+BUILTIN_PRESETS = {BUILTIN_TINY: "tiny"}
+MIN_OVERLAY_SIZE = 256  # small renders (raw, depth) are enlarged before drawing overlays on them
+_UNNAMED_EXPRESSION = re.compile(r"^(expr|exp|expression|e|pca)?[_ -]?\d+$", re.IGNORECASE)
+
+
+def default_checkpoint() -> str:
+    """The embedded default checkpoint if it is present, else the random tiny built-in."""
+    return str(DEFAULT_CHECKPOINT) if DEFAULT_CHECKPOINT.is_file() else BUILTIN_TINY
+
+
+@dataclass
+class LoadedModel:
+    generator: torch.nn.Module
+    facts: ModelFacts
+    load_ms: float
+
+
+class ModelCache:
+    """Loaded generators by (checkpoint, device); keeps the most recent `capacity` (GPU memory is finite)."""
+
+    def __init__(self, capacity: int = 1):
+        self.capacity = capacity
+        self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, spec: str, device: torch.device) -> LoadedModel:
+        key = (_cache_key(spec), str(device))
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            while len(self._models) >= self.capacity:
+                self._models.popitem(last=False)  # free before loading the next one
+            loaded = load_model(spec, device)
+            self._models[key] = loaded
+            return loaded
+
+
+def _cache_key(spec: str):
+    if spec.startswith(BUILTIN_PREFIX):
+        return spec
+    from next3d.io.checkpoint import resolve_checkpoint
+
+    path = resolve_checkpoint(spec)
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)  # a rewritten file is loaded again
+
+
+def load_model(spec: str, device: torch.device) -> LoadedModel:
+    """Build a built-in generator or load a checkpoint (file or run directory), with facts for the GUI."""
+    start = time.perf_counter()
+    if spec.startswith(BUILTIN_PREFIX):
+        if spec not in BUILTIN_PRESETS:
+            raise BadInputError(f"{spec}: unknown built-in model (known: {', '.join(BUILTIN_PRESETS)})")
+        from next3d.head import load_default_head
+        from next3d.networks.generator import Next3DGenerator
+        from next3d.networks.presets import preset_config
+
+        preset = BUILTIN_PRESETS[spec]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)  # the same random model every run
+            generator = Next3DGenerator(preset_config(preset), load_default_head())
+        source, random_weights = spec, True
+        description = f"{preset} preset, RANDOM WEIGHTS (untrained: no real face expected)"
+    else:
+        from next3d.io.checkpoint import read_meta, resolve_checkpoint
+
+        path = resolve_checkpoint(spec)
+        meta = read_meta(path)  # a broken or foreign file is named here, before any weights are read
+        if meta.get("kind") == "prior":
+            raise BadInputError(f"{path}: a diffusion prior checkpoint, not a generator")
+        from next3d.io.checkpoint import load_generator
+
+        generator = load_generator(path, device="cpu")
+        preset = str(meta.get("generator_config", {}).get("preset", meta.get("preset", "")))
+        source, random_weights = str(path), False
+        kimg = meta.get("training", {}).get("kimg") if isinstance(meta.get("training"), dict) else None
+        description = f"{path.name}" + (f" ({preset})" if preset else "") + (f", {kimg} kimg" if kimg else "")
+    generator = generator.eval().requires_grad_(False).to(device)
+    facts = _facts(generator, source, description, preset, random_weights)
+    return LoadedModel(generator, facts, (time.perf_counter() - start) * 1e3)
+
+
+def _facts(G, source: str, description: str, preset: str, random_weights: bool) -> ModelFacts:
+    head = G.head
+    names = tuple(str(n) for n in head.expr_names)
+    named = bool(names) and not all(_UNNAMED_EXPRESSION.match(n) for n in names)
+    return ModelFacts(
+        checkpoint=source, description=description, preset=preset, random_weights=random_weights,
+        num_ws=int(G.num_ws), z_dim=int(G.z_dim), w_dim=int(G.w_dim), img_resolution=int(G.img_resolution),
+        neural_res=int(_config_value(G, "neural_rendering_resolution", 0)),
+        head_name=str(head.name), head_hash=str(head.content_hash())[:12],
+        expression_names=names if named else tuple(f"pca {i}" for i in range(len(names))),
+        expressions_named=named, num_shape=int(head.num_shape))
+
+
+def _config_value(G, name: str, default):
+    config = getattr(G, "config", None)
+    for holder in (config, getattr(config, "rendering", None)):
+        if holder is not None and hasattr(holder, name):
+            return getattr(holder, name)
+    return default
+
+
+class Renderer:
+    """Renders frames from RenderArgs; caches models, w codes and (through StagedGenerator) stage outputs."""
+
+    def __init__(self, device: str = "auto", models: ModelCache | None = None):
+        self.device_name = device
+        self.models = models or ModelCache()
+        self._staged = None          # StagedGenerator of the current model
+        self._staged_for = None
+        self._ws_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self._logged_errors: set[str] = set()
+        self.last_ws: torch.Tensor | None = None
+
+    # -- public -------------------------------------------------------------------------------------------
+    def render(self, args: RenderArgs, stamp: int = 0) -> RenderResult:
+        """One frame; failures are returned as `error`, never raised."""
+        start = time.perf_counter()
+        result = RenderResult(stamp=stamp, args=args)
+        try:
+            self._render_into(result, args)
+        except Exception as exc:  # noqa: BLE001 - the app must survive any bad input or model failure
+            result.image = None
+            result.error = self._describe(exc, args)
+        result.total_ms = (time.perf_counter() - start) * 1e3
+        return result
+
+    def render_image(self, args: RenderArgs) -> np.ndarray:
+        """The frame's picture; raises Next3DError (for the headless commands and capture jobs)."""
+        result = self.render(args)
+        if result.error:
+            raise Next3DError(result.error)
+        return result.image
+
+    def facts(self, args: RenderArgs) -> ModelFacts:
+        return self.models.get(args.checkpoint, self._device(args)).facts
+
+    # -- steps --------------------------------------------------------------------------------------------
+    def _device(self, args: RenderArgs) -> torch.device:
+        from next3d.utils.device import resolve_device
+
+        return resolve_device(args.device or self.device_name, warn=lambda msg: None)
+
+    def _render_into(self, result: RenderResult, args: RenderArgs) -> None:
+        args.check()
+        device = self._device(args)
+        t0 = time.perf_counter()
+        loaded = self.models.get(args.checkpoint, device)
+        result.model = loaded.facts
+        result.load_ms = (time.perf_counter() - t0) * 1e3
+        G = loaded.generator
+        staged = self._staged_generator(G)
+        staged.enabled = args.stage_cache
+        _set_precision(G, args.precision, device)
+
+        t1 = time.perf_counter()
+        ws = self._ws(G, loaded.facts, args, device)
+        self.last_ws = ws
+        result.mapping_ms = (time.perf_counter() - t1) * 1e3
+
+        t2 = time.perf_counter()
+        c_render = _label(args.yaw, args.pitch, args.radius, args.roll, args.fov_deg, args.pivot, device)
+        head_params = self._head_params(G, args, device)
+        options = self._options(G, args)
+        with torch.no_grad():
+            out = staged.render(ws, c_render, head_params, options)
+        result.synthesis_ms = (time.perf_counter() - t2) * 1e3
+        result.stages_ran = tuple(staged.stats.ran)
+        result.stage_ms = dict(staged.stats.ms)
+
+        t3 = time.perf_counter()
+        image = _picture(out, args.render_type)
+        if args.show_mesh or args.show_landmarks:
+            image = self._overlay(G, image, head_params, c_render, args)
+        result.image = image
+        result.display_ms = (time.perf_counter() - t3) * 1e3
+
+    def _staged_generator(self, G):
+        from next3d.networks.staged import StagedGenerator
+
+        if self._staged_for is not G:
+            self._staged, self._staged_for = StagedGenerator(G), G
+            self._ws_cache.clear()
+        return self._staged
+
+    def _ws(self, G, facts: ModelFacts, args: RenderArgs, device) -> torch.Tensor:
+        """(1, num_ws, w_dim): the seed walk (or a latent file), truncated, with style mixing applied."""
+        if args.cond_yaw is None:
+            cond = (args.yaw, args.pitch)
+        else:
+            cond = (args.cond_yaw, args.cond_pitch)
+        c_cond = _label(cond[0], cond[1], args.radius, 0.0, args.fov_deg, args.pivot, device)
+        if args.latent_file:
+            ws = self._ws_from_file(G, args, c_cond, device)
+        else:
+            ws = sum(weight * self._ws_of_seed(G, seed, args, cond, c_cond)
+                     for seed, weight in walk_seeds(args.latent_x, args.latent_y))
+        if args.mix_seed is not None and args.mix_stop > args.mix_start:
+            if args.mix_stop > facts.num_ws:
+                raise BadInputError(f"style mixing rows {args.mix_start}..{args.mix_stop}: the model has "
+                                    f"{facts.num_ws} w rows")
+            mix = self._ws_of_seed(G, args.mix_seed, args, cond, c_cond)
+            ws = ws.clone()
+            ws[:, args.mix_start:args.mix_stop] = mix[:, args.mix_start:args.mix_stop]
+        return ws
+
+    def _ws_of_seed(self, G, seed: int, args: RenderArgs, cond, c_cond) -> torch.Tensor:
+        key = (seed, args.psi, args.cutoff, tuple(round(v, 6) for v in cond), args.radius, args.fov_deg,
+               args.pivot)
+        if key not in self._ws_cache:
+            z = torch.from_numpy(z_from_seed(seed, int(G.z_dim)))[None].to(c_cond.device)
+            with torch.no_grad():
+                self._ws_cache[key] = G.mapping(z, c_cond, truncation_psi=args.psi, truncation_cutoff=args.cutoff)
+            while len(self._ws_cache) > 64:
+                self._ws_cache.popitem(last=False)
+        return self._ws_cache[key]
+
+    def _ws_from_file(self, G, args: RenderArgs, c_cond, device) -> torch.Tensor:
+        path = Path(args.latent_file).expanduser()
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, ValueError, EOFError) as exc:
+            raise BadInputError(f"{path}: cannot read the latent file ({exc})") from None
+        if "w" in arrays:
+            w = torch.from_numpy(np.asarray(arrays["w"], np.float32)).to(device)
+            w = w.reshape(-1, *w.shape[-2:])[:1] if w.ndim >= 2 else w
+            if w.ndim != 3 or tuple(w.shape[1:]) != (G.num_ws, G.w_dim):
+                raise BadInputError(f"{path}: 'w' has shape {tuple(arrays['w'].shape)}, the model needs "
+                                    f"({G.num_ws}, {G.w_dim})")
+            return w
+        if "z" in arrays:
+            z = torch.from_numpy(np.asarray(arrays["z"], np.float32)).reshape(1, -1).to(device)
+            if z.shape[1] != G.z_dim:
+                raise BadInputError(f"{path}: 'z' has {z.shape[1]} numbers, the model needs {G.z_dim}")
+            with torch.no_grad():
+                return G.mapping(z, c_cond, truncation_psi=args.psi, truncation_cutoff=args.cutoff)
+        raise BadInputError(f"{path}: no 'w' or 'z' array in it (has: {', '.join(arrays) or 'nothing'})")
+
+    def _head_params(self, G, args: RenderArgs, device):
+        from next3d.head import HeadParams
+
+        head = G.head
+        sizes = {"shape": head.num_shape, "expression": head.num_expression}
+        values = {}
+        for name, tup in args.head_values().items():
+            size = sizes.get(name, len(tup))
+            if len(tup) > size:
+                raise BadInputError(f"head {name}: {len(tup)} values given, head model '{head.name}' has {size}")
+            padded = list(tup) + [0.0] * (size - len(tup))
+            values[name] = torch.tensor([padded], dtype=torch.float32, device=device)
+        return HeadParams(**values)
+
+    def _options(self, G, args: RenderArgs):
+        from next3d.networks.generator import RenderOptions
+
+        samples = _config_value(G, "samples", None) or _config_value(G, "depth_resolution", None)
+        importance = _config_value(G, "importance_samples", None) or \
+            _config_value(G, "depth_resolution_importance", None)
+        return RenderOptions(
+            neural_rendering_resolution=args.neural_res,
+            samples=None if samples is None or args.depth_mult == 1 else max(1, round(samples * args.depth_mult)),
+            importance_samples=None if importance is None or args.depth_importance_mult == 1
+            else max(0, round(importance * args.depth_importance_mult)),
+            return_intermediates=args.render_type in ("texture", "planes"))
+
+    def _overlay(self, G, image: np.ndarray, head_params, c_render, args: RenderArgs) -> np.ndarray:
+        """Project the posed head mesh / landmarks with the rendering camera and draw them on the picture."""
+        head = G.head
+        with torch.no_grad():
+            posed = head(head_params)
+            verts = head.to_world(posed.vertices)
+            lmks = head.to_world(posed.landmarks)
+        cam2world, k = c_render[:, :16].reshape(-1, 4, 4), c_render[:, 16:].reshape(-1, 3, 3)
+        image = images.upscale_nearest(image, MIN_OVERLAY_SIZE).copy()
+        h, w = image.shape[:2]
+        scale = np.array([w, h], dtype=np.float64)
+        if args.show_mesh:
+            uv, depth = project(verts, cam2world, k)
+            uv = uv[0].cpu().double().numpy() * scale
+            faces = head.faces.cpu().numpy()
+            edges = np.unique(np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1),
+                              axis=0)
+            front = depth[0].cpu().numpy() > 0
+            edges = edges[front[edges[:, 0]] & front[edges[:, 1]]]
+            images.draw_segments(image, uv[edges[:, 0]], uv[edges[:, 1]], (90, 220, 255), alpha=0.45)
+        if args.show_landmarks:
+            uv, _ = project(lmks, cam2world, k)
+            images.draw_points(image, uv[0].cpu().double().numpy() * scale, (255, 70, 60), radius=max(1, w // 256))
+        return image
+
+    def _describe(self, exc: Exception, args: RenderArgs) -> str:
+        if isinstance(exc, Next3DError):
+            text = str(exc)
+        elif _is_oom(exc):
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            text = "out of memory: lower the neural rendering resolution or depth samples, or use a smaller model"
+        elif isinstance(exc, (RuntimeError, ValueError, IndexError)) and "shape" in str(exc).lower():
+            text = f"shape mismatch: {_first_line(exc)}"
+        else:
+            text = f"{type(exc).__name__}: {_first_line(exc)}"
+        if text not in self._logged_errors:  # callers show the one-line error; the traceback is for --debug
+            self._logged_errors.add(text)
+            log.debug("render failed for %s: %s", args.checkpoint, text, exc_info=not isinstance(exc, Next3DError))
+        return text
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "(no message)"
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, (MemoryError, getattr(torch.cuda, "OutOfMemoryError", MemoryError))) or \
+        "out of memory" in str(exc).lower()
+
+
+def _label(yaw, pitch, radius, roll, fov_deg, pivot, device) -> torch.Tensor:
+    pose = orbit_pose(yaw, pitch, radius, tuple(pivot), roll)
+    return make_label(pose, intrinsics(fov_to_focal(fov_deg), batch=1)).to(device)
+
+
+def _set_precision(G, precision: str, device) -> None:
+    """'fp32': every block in float32; 'fast': the model's reduced-precision blocks (fp16 on CUDA, bf16 on CPU)."""
+    from next3d.networks.precision import set_reduced_precision
+
+    force = precision == "fp32"
+    for module in G.modules():
+        if hasattr(module, "force_fp32"):
+            module.force_fp32 = force
+    if not force:
+        set_reduced_precision(G, torch.float16 if device.type == "cuda" else torch.bfloat16)
+
+
+def _picture(out, render_type: str) -> np.ndarray:
+    """The requested view of a GeneratorOutput as (H, W, 3) uint8."""
+    if render_type == "image":
+        return images.signed_to_uint8(out.image[0])
+    if render_type == "raw":
+        return images.signed_to_uint8(out.image_raw[0, :3])
+    if render_type == "depth":
+        return images.depth_to_uint8(out.depth[0], out.alpha[0] if out.alpha is not None else None)
+    if render_type == "alpha":
+        return images.gray_to_uint8(out.alpha[0])
+    if render_type == "texture":
+        if getattr(out, "texture", None) is None:
+            raise BadInputError("this model returned no neural texture")
+        return images.features_to_uint8(out.texture[0])
+    if render_type == "planes":
+        if getattr(out, "planes", None) is None:
+            raise BadInputError("this model returned no tri-planes")
+        return images.planes_to_uint8(out.planes[0])
+    raise BadInputError(f"unknown render type {render_type!r}")

@@ -1,0 +1,199 @@
+"""Rendering off the GUI thread: in a thread or a spawned worker process; the latest request wins.
+
+Every request gets a stamp (1, 2, ...). A worker always renders the newest request it has; requests that
+were superseded while it was busy are skipped, and results older than the one already shown are dropped.
+The GUI only ever calls the non-blocking `submit` and `poll`.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import queue
+import threading
+from typing import Callable, Protocol
+
+from next3d.capture.render_args import RenderArgs, RenderResult
+
+log = logging.getLogger(__name__)
+
+
+class FrameRenderer(Protocol):
+    def render(self, args: RenderArgs, stamp: int = 0) -> RenderResult: ...
+
+
+class _ThreadWorker:
+    def __init__(self, make_renderer: Callable[[], FrameRenderer]):
+        self._make_renderer = make_renderer
+        self._cond = threading.Condition()
+        self._request: tuple[int, RenderArgs] | None = None
+        self._results: list[RenderResult] = []
+        self._stop = False
+        self._thread = threading.Thread(target=self._loop, name="render-worker", daemon=True)
+        self._thread.start()
+
+    def request(self, stamp: int, args: RenderArgs) -> None:
+        with self._cond:
+            self._request = (stamp, args)
+            self._cond.notify()
+
+    def take_results(self) -> list[RenderResult]:
+        with self._cond:
+            results, self._results = self._results, []
+        return results
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _loop(self) -> None:
+        renderer = None
+        while True:
+            with self._cond:
+                while self._request is None and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    return
+                (stamp, args), self._request = self._request, None
+            try:
+                renderer = renderer or self._make_renderer()
+                result = renderer.render(args, stamp)
+            except Exception as exc:  # noqa: BLE001 - a renderer that cannot even start reports like a bad frame
+                result = RenderResult(stamp=stamp, args=args, error=f"renderer failed to start: {exc}")
+            with self._cond:
+                self._results.append(result)
+
+    def close(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self._thread.join(timeout=5)
+
+
+def _process_main(make_renderer, requests, results, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    renderer = None
+    while True:
+        item = requests.get()
+        try:  # skip to the newest request
+            while True:
+                item = requests.get_nowait()
+        except queue.Empty:
+            pass
+        if item is None:
+            return
+        stamp, args = item
+        try:
+            renderer = renderer or make_renderer()
+            result = renderer.render(args, stamp)
+        except Exception as exc:  # noqa: BLE001
+            result = RenderResult(stamp=stamp, args=args, error=f"renderer failed to start: {exc}")
+        results.put(result)
+
+
+class _ProcessWorker:
+    def __init__(self, make_renderer: Callable[[], FrameRenderer]):
+        ctx = mp.get_context("spawn")  # torch must not inherit the GUI's GL/glfw state through fork
+        self._requests = ctx.Queue()
+        self._results = ctx.Queue()
+        threads = max(1, (os.cpu_count() or 2) - 1)  # leave a core for the GUI
+        self._process = ctx.Process(target=_process_main, name="render-worker",
+                                    args=(make_renderer, self._requests, self._results, threads), daemon=True)
+        self._process.start()
+
+    def request(self, stamp: int, args: RenderArgs) -> None:
+        self._requests.put((stamp, args))
+
+    def take_results(self) -> list[RenderResult]:
+        results = []
+        try:
+            while True:
+                results.append(self._results.get_nowait())
+        except queue.Empty:
+            pass
+        return results
+
+    def alive(self) -> bool:
+        return self._process.is_alive()
+
+    @property
+    def exitcode(self):
+        return self._process.exitcode
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            self._requests.put(None)
+            self._process.join(timeout=5)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=5)
+        for q in (self._requests, self._results):
+            q.cancel_join_thread()
+            q.close()
+
+
+class AsyncRenderer:
+    """The GUI's handle on the renderer. `submit` when args change, `poll` every frame; neither blocks."""
+
+    def __init__(self, make_renderer: Callable[[], FrameRenderer], use_process: bool = False):
+        self._make_renderer = make_renderer
+        self.use_process = use_process
+        self._worker = self._start_worker()
+        self.submitted_stamp = 0
+        self.received_stamp = 0
+        self._last_args: RenderArgs | None = None
+
+    def _start_worker(self):
+        return _ProcessWorker(self._make_renderer) if self.use_process else _ThreadWorker(self._make_renderer)
+
+    def set_use_process(self, use_process: bool) -> None:
+        """Switch between a worker thread and a worker process (the current request is sent again)."""
+        if use_process == self.use_process:
+            return
+        self._worker.close()
+        self.use_process = use_process
+        self._worker = self._start_worker()
+        if self._last_args is not None:
+            self.submitted_stamp += 1
+            self._worker.request(self.submitted_stamp, self._last_args)
+
+    def submit(self, args: RenderArgs, force: bool = False) -> int:
+        """Ask for a frame of `args` unless it equals the last request; returns the request's stamp."""
+        if force or args != self._last_args:
+            self._last_args = args
+            self.submitted_stamp += 1
+            self._worker.request(self.submitted_stamp, args)
+        return self.submitted_stamp
+
+    def poll(self) -> RenderResult | None:
+        """The newest finished result not older than the last one returned, or None."""
+        newest = None
+        for result in self._worker.take_results():
+            if result.stamp > self.received_stamp:
+                self.received_stamp = result.stamp
+                newest = result
+        if newest is None and self.pending and not self._worker.alive():
+            newest = self._restart_after_crash()
+        return newest
+
+    def _restart_after_crash(self) -> RenderResult:
+        code = getattr(self._worker, "exitcode", None)
+        log.error("render worker stopped (exit code %s); starting a new one", code)
+        stamp = self.submitted_stamp
+        self.received_stamp = stamp
+        args = self._last_args
+        self._worker.close()
+        self._worker = self._start_worker()
+        # _last_args stays: the same args are not retried (they may crash again); any change renders anew
+        return RenderResult(stamp=stamp, args=args,
+                            error=f"the render worker stopped (exit code {code}; out of memory?); restarted it")
+
+    @property
+    def pending(self) -> bool:
+        """True while the newest request has no result yet."""
+        return self.received_stamp < self.submitted_stamp
+
+    def close(self) -> None:
+        self._worker.close()
