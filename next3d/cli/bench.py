@@ -1,0 +1,36 @@
+"""`python -m next3d bench ...`: benchmarks that print timings (speed is shown here, never asserted in tests)."""
+
+from __future__ import annotations
+
+import click
+
+from next3d.errors import BadInputError
+
+
+@click.group()
+def bench() -> None:
+    """Time parts of the pipeline and print a table."""
+
+
+@bench.command("raster")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--res", "resolution", default=256, show_default=True, type=click.IntRange(1, 4096),
+              help="Plane resolution (square).")
+@click.option("--batch", "batches", default="1,8", show_default=True, help="Comma-separated batch sizes.")
+@click.option("--repeat", default=None, type=click.IntRange(1), help="Timed calls per row (default: by backend).")
+@click.option("--mesh", default="head", show_default=True, type=click.Choice(["head", "sphere"]),
+              help="The default head, or a 20k-face icosphere.")
+def raster(device: str, resolution: int, batches: str, repeat: int | None, mesh: str) -> None:
+    """Rasterize the 4 tri-plane views: CUDA kernel vs PyTorch reference, ms per call."""
+    from next3d.raster.bench import bench_raster, format_table
+    from next3d.utils.device import resolve_device
+
+    try:
+        sizes = tuple(int(b) for b in batches.split(","))
+    except ValueError:
+        raise BadInputError(f"--batch {batches!r}: expected comma-separated integers such as 1,8") from None
+    if not sizes or min(sizes) < 1:
+        raise BadInputError(f"--batch {batches!r}: batch sizes must be >= 1")
+    dev = resolve_device(device)
+    name, rows = bench_raster(dev, resolution, sizes, repeat, mesh)
+    click.echo(format_table(name, dev, rows))
