@@ -19,6 +19,8 @@ from next3d.errors import Next3DError
 # import for commands that do not need it).
 COMMANDS: dict[str, str] = {
     "dataset": "next3d.cli.dataset:dataset",
+    "render": "next3d.cli.render:render",
+    "video": "next3d.cli.video:video",
 }
 
 
