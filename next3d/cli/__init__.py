@@ -18,7 +18,9 @@ from next3d.errors import Next3DError
 # name -> "module:attribute". Modules are imported only when their command runs (fast --help, no torch
 # import for commands that do not need it).
 COMMANDS: dict[str, str] = {
+    "bench": "next3d.cli.bench:bench",
     "dataset": "next3d.cli.dataset:dataset",
+    "head": "next3d.cli.head:head",
     "render": "next3d.cli.render:render",
     "video": "next3d.cli.video:video",
 }
