@@ -204,7 +204,9 @@ class ExpressionWidget:
             return
         for i in range(min(SHAPE_SLIDERS, len(self.shape))):
             imgui.set_next_item_width(em * 9)
-            _, self.shape[i] = imgui.slider_float(f"shape {i}", self.shape[i], -3.0, 3.0, "%.2f")
+            names = self.app.model.shape_names
+            label = names[i] if i < len(names) else f"shape {i}"
+            _, self.shape[i] = imgui.slider_float(label, self.shape[i], -3.0, 3.0, "%.2f")
         if imgui.button("Random shape"):
             k = min(SHAPE_SLIDERS, len(self.shape))
             self.shape = [float(v) for v in self._random.randn(k)] + [0.0] * (len(self.shape) - k)

@@ -117,6 +117,7 @@ class ModelFacts:
     expression_names: tuple[str, ...] = ()  # one per expression coefficient ("pca 3" when unnamed)
     expressions_named: bool = False         # True: blendshape weights (0..1); False: PCA coefficients
     num_shape: int = 0
+    shape_names: tuple[str, ...] = ()
 
 
 @dataclass

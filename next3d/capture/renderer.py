@@ -122,7 +122,8 @@ def _facts(G, source: str, description: str, preset: str, random_weights: bool) 
         neural_res=int(_config_value(G, "neural_rendering_resolution", 0)),
         head_name=str(head.name), head_hash=str(head.content_hash())[:12],
         expression_names=names if named else tuple(f"pca {i}" for i in range(len(names))),
-        expressions_named=named, num_shape=int(head.num_shape))
+        expressions_named=named, num_shape=int(head.num_shape),
+        shape_names=tuple(str(n) for n in head.shape_names))
 
 
 def _config_value(G, name: str, default):
