@@ -96,9 +96,9 @@ class GlfwWindow:
 
     @property
     def ui_scale(self) -> float:
-        """Factor for fonts and paddings in screen coordinates: content scale not already given by pixel ratio."""
+        """Factor for fonts and paddings in screen coordinates (see `ui_scale_for`)."""
         scale_x, _ = glfw.get_window_content_scale(self.handle)
-        return max(0.5, float(scale_x) / max(self.pixel_ratio, 1e-6))
+        return ui_scale_for(scale_x, self.window_size[0], self.framebuffer_size[0])
 
     def set_vsync(self, on: bool) -> None:
         if on != self.vsync:
@@ -119,6 +119,16 @@ class GlfwWindow:
             glfw.destroy_window(self.handle)
             self.handle = None
             glfw.terminate()
+
+
+def ui_scale_for(content_scale: float, window_width: int, framebuffer_width: int) -> float:
+    """The monitor's content scale not already provided by extra framebuffer pixels.
+
+    macOS Retina: content scale 2 with a 2x framebuffer -> 1 (imgui renders at 2x by itself);
+    Windows/X11 at 150%: content scale 1.5, framebuffer = window -> 1.5 (fonts and paddings grow).
+    """
+    pixel_ratio = framebuffer_width / window_width if window_width > 0 and framebuffer_width > 0 else 1.0
+    return max(0.5, float(content_scale) / pixel_ratio)
 
 
 def default_window_size(work_area: tuple[int, int, int, int]) -> tuple[int, int]:
