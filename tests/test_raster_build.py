@@ -1,6 +1,8 @@
 """The custom-op build helper: cache keys, cache location, and the fallback when nothing can be built."""
 
+import shutil
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -39,3 +41,25 @@ def test_without_a_gpu_build_returns_none_with_one_warning(tmp_path):
     assert len(messages) == 1
     assert "CUDA extension 'op' not built" in messages[0] and "PyTorch reference" in messages[0]
     assert not (tmp_path / "cache").exists()  # nothing half-built left behind
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc to compile (and fail on) a bad source")
+def test_a_failing_build_warns_with_the_compiler_error_and_keeps_the_log(monkeypatch, tmp_path):
+    from torch.utils import cpp_extension
+
+    from next3d.torch_utils import custom_ops
+
+    # Pretend a GPU is present so the real ninja/nvcc build runs (and fails) even on a CPU-only machine.
+    monkeypatch.setattr(custom_ops, "build_blocker", lambda: None)
+    monkeypatch.setattr(custom_ops, "device_arch_flag", lambda device=None: "-gencode=arch=compute_90,code=sm_90")
+    monkeypatch.setattr(cpp_extension, "CUDA_HOME", str(Path(shutil.which("nvcc")).resolve().parents[1]))
+    bad = tmp_path / "bad.cu"
+    bad.write_text("__global__ void broken( { this is not CUDA }\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert build_extension("bad_op", [bad], cache_dir=tmp_path / "cache") is None
+    messages = [str(w.message) for w in caught if issubclass(w.category, CustomOpWarning)]
+    assert len(messages) == 1
+    assert "building CUDA extension 'bad_op' failed" in messages[0] and "bad.cu(1): error" in messages[0]
+    logs = list((tmp_path / "cache").glob("bad_op-*/build_error.log"))
+    assert len(logs) == 1 and "bad.cu(1): error" in logs[0].read_text() and str(logs[0]) in messages[0]

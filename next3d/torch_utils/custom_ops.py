@@ -12,8 +12,8 @@ import os
 import sys
 import types
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
@@ -25,7 +25,7 @@ class CustomOpWarning(UserWarning):
 
 
 def default_cache_dir() -> Path:
-    """Where built extensions live: $NEXT3D_EXTENSIONS_DIR, else $XDG_CACHE_HOME or ~/.cache /next3d/torch_extensions."""
+    """Build cache root: $NEXT3D_EXTENSIONS_DIR, else ($XDG_CACHE_HOME or ~/.cache)/next3d/torch_extensions."""
     if os.environ.get("NEXT3D_EXTENSIONS_DIR"):
         return Path(os.environ["NEXT3D_EXTENSIONS_DIR"])
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -99,8 +99,16 @@ def build_extension(name: str, sources: Sequence[str | os.PathLike], *, headers:
     except Exception as exc:  # noqa: BLE001 - any build or load failure means: fall back
         log = build_dir / "build_error.log"
         atomic_write_text(log, f"{type(exc).__name__}: {exc}\n")
-        first = next((line.strip() for line in str(exc).splitlines() if "error" in line.lower()),
-                     str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        first = _first_error_line(str(exc)) or type(exc).__name__
         warnings.warn(f"next3d: building CUDA extension '{name}' failed ({first[:200]}); using the PyTorch "
                       f"reference; full log: {log}", CustomOpWarning, stacklevel=2)
         return None
+
+
+def _first_error_line(text: str) -> str:
+    """The compiler's first error diagnostic in a build failure message (else its first line)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if "error" in line.lower() and not line.startswith("Error building extension"):
+            return line
+    return lines[0] if lines else ""
