@@ -35,6 +35,34 @@ def run(cmd: list[str], log: Path, timeout: int) -> tuple[int, str]:
     return status, text
 
 
+def kernel_profile() -> str:
+    """Per-kernel GPU times of the CUDA rasterizer on the 4 plane views (default head, else an icosphere)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from next3d.raster import plane_views, rasterize
+    from next3d.raster.bench import head_scene, sphere_scene
+
+    text = ""
+    for batch in (1, 8):
+        try:
+            scene = head_scene(batch, torch.device("cuda"))
+        except Exception as exc:  # noqa: BLE001 - the head asset may be missing: profile a sphere instead
+            text += f"(default head unavailable: {exc})\n"
+            scene = sphere_scene(batch, torch.device("cuda"))
+        views = plane_views(scene.world)
+        for _ in range(20):
+            rasterize(views.clip, scene.faces, 256, cull=views.cull, check=False)
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+            for _ in range(50):
+                rasterize(views.clip, scene.faces, 256, cull=views.cull, check=False)
+            torch.cuda.synchronize()
+        text += f"--- {scene.name}, batch {batch}, 4 views at 256^2, 50 calls ---\n"
+        text += prof.key_averages().table(sort_by="device_time_total", row_limit=12) + "\n"
+    return text
+
+
 def main() -> int:
     out = Path(os.environ.get("OUT") or ROOT / "out" / "raster_check")
     out.mkdir(parents=True, exist_ok=True)
@@ -74,6 +102,13 @@ def main() -> int:
                         out / "bench_tmp.txt", timeout=240)
         bench_text += f"$ bench raster --mesh sphere\n{text_b}\n"
     (out / "bench_tmp.txt").unlink(missing_ok=True)
+    if summary["built"]:
+        try:
+            profile = kernel_profile()
+        except Exception as exc:  # noqa: BLE001 - profiling is informative only
+            profile = f"profiling failed: {type(exc).__name__}: {exc}"
+        (out / "profile.txt").write_text(profile)
+        print(profile, flush=True)
     (out / "bench.txt").write_text(bench_text)
     summary["bench"] = bench_text
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
