@@ -28,8 +28,8 @@ def head():
 
 
 def _settings(head, **overrides) -> SynthSettings:
-    values = dict(n=N, resolution=RES, seed=3, batch=4, supersample=2, head_name=head.name,
-                  head_hash=head.content_hash(), device_type="cpu")
+    values = {"n": N, "resolution": RES, "seed": 3, "batch": 4, "supersample": 2, "head_name": head.name,
+              "head_hash": head.content_hash(), "device_type": "cpu"}
     return SynthSettings(**{**values, **overrides})
 
 
@@ -53,7 +53,7 @@ def test_synth_output_reads_back_with_cameras_and_head_params(reference, head):
     assert data.head_section.model_hash == head.content_hash()
     labels = data.labels
     split_label(labels)  # valid cameras
-    yaw, pitch, radius = pose_angles(labels[:, :16].reshape(-1, 4, 4))
+    yaw, _pitch, radius = pose_angles(labels[:, :16].reshape(-1, 4, 4))
     assert torch.allclose(radius, torch.full((N,), 2.7), atol=1e-4) and yaw.std() > 0.05
     params = HeadParams.from_vector(data.head_vectors, head)
     params.validate(head)
@@ -127,3 +127,16 @@ def test_yaw_pitch_distribution_is_ffhq_like(head):
     active = (scenes.head[:, 2:5] != 0).sum(1).float()  # expression units of the tiny head
     assert 0.5 < float(active.mean()) < 2.5 and float((active == 0).float().mean()) > 0.1
     assert np.isclose(float((scenes.head[:, 5] > 0).float().mean()), 0.4, atol=0.08)  # jaw open ~40%
+
+
+def test_builtin_head_renders_faces_on_cpu(tmp_path):
+    from next3d.head import load_default_head
+
+    head = load_default_head()
+    settings = _settings(head, n=4, resolution=32, supersample=1)
+    synth_dataset(tmp_path / "ds", settings, head, progress=False)
+    data = HeadDataset(tmp_path / "ds", xflip=True)  # the built-in head: mirrored without passing it
+    assert data.head_section.model_name == head.name and len(data) == 8
+    for i in range(4):
+        image = data[i].image.float()
+        assert (image[:, 12:20, 12:20] - image[:, :1, :1]).abs().amax() > 20, f"image {i}: no face in the middle"

@@ -75,7 +75,8 @@ def pack(images, cameras, head_params, vertices, head_name, out, resolution, ski
 @click.option("--res", "resolution", default=256, show_default=True, help="Image resolution (square).")
 @click.option("--seed", default=0, show_default=True, help="Image i depends only on (seed, i).")
 @click.option("--batch", default=32, show_default=True, help="Images rendered at once (part of the settings).")
-@click.option("--supersample", default=2, show_default=True, help="Render at this multiple, then downsample.")
+@click.option("--supersample", type=click.IntRange(1, 8), default=None,
+              help="Render at this multiple, then downsample (default: 2 on CUDA, 1 on the CPU).")
 @click.option("--head", "head_name", default="builtin", show_default=True, help="'builtin' or a head model file.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--zip", "as_zip", is_flag=True, help="Write OUT.zip instead of a folder.")
@@ -98,6 +99,7 @@ def synth(out, count, resolution, seed, batch, supersample, head_name, device, a
         out = out.with_name(out.name + ".zip")
     dev = resolve_device(device)
     head = load_head(head_name)
+    supersample = supersample or (2 if dev.type == "cuda" else 1)
     settings = SynthSettings(n=count, resolution=resolution, seed=seed, batch=batch, supersample=supersample,
                              head_name=head.name, head_hash=head.content_hash(), device_type=dev.type)
     report = synth_dataset(out, settings, head, dev, force=force, stop_after=stop_after, workers=workers)

@@ -66,7 +66,7 @@ def sample_appearance(gen: torch.Generator) -> Appearance:
     iris = (torch.tensor(IRIS_COLOURS[iris_index]) * uniform(0.8, 1.2, 3)).clamp(0, 1)
     return Appearance(
         skin=skin[None], skin_variation=uniform(0.04, 0.14), blush=uniform(0.0, 0.12), lip=lip[None],
-        hair=hair[None], hairline=uniform(1.0, 1.5), bald=(uniform(0, 1) < 0.06).float(),
+        hair=hair[None], hairline=uniform(0.9, 1.4), bald=(uniform(0, 1) < 0.06).float(),
         brow_thickness=uniform(0.7, 1.3), brow_density=uniform(0.55, 0.95), iris=iris[None],
         salt=torch.randint(0, 2**31 - 1, (1,), generator=gen, dtype=torch.int64))
 
@@ -86,6 +86,7 @@ def albedo(rest: torch.Tensor, role: torch.Tensor, owner: torch.Tensor, feats: H
     cheeks = torch.exp(-(((x.abs() - 0.55) ** 2) + (y + 0.55) ** 2) / 0.08) * (z > 0)
     skin = torch.lerp(skin, base * torch.tensor([1.0, 0.7, 0.7], device=device), (app.blush[owner] * cheeks)[:, None])
     out = torch.where(role_is["neck"][:, None], skin * 0.95, skin)
+    out = torch.where(role_is["ear"][:, None], skin * torch.tensor([1.0, 0.93, 0.93], device=device), out)
 
     lips = _inside_polygon(rest[:, :2], feats.lip_polygon) & (z > feats.mouth[2] - 0.35) & role_is["skin"]
     out = torch.where(lips[:, None], app.lip[owner] * (1.0 + 0.3 * blotch[:, None]), out)
@@ -95,7 +96,7 @@ def albedo(rest: torch.Tensor, role: torch.Tensor, owner: torch.Tensor, feats: H
     brow_alpha = brow * app.brow_density[owner] * (0.6 + 0.4 * streaks)
     out = torch.lerp(out, app.hair[owner] * 0.8, brow_alpha[:, None])
 
-    hair_here = role_is["scalp"] | (role_is["skin"] & (y > app.hairline[owner]) & (z < 1.2))
+    hair_here = role_is["scalp"] | (role_is["skin"] & _hair_on_face(x, y, z, app.hairline[owner]))
     hair_here = hair_here & (app.bald[owner] < 0.5)
     out = torch.where(hair_here[:, None], app.hair[owner] * (0.75 + 0.5 * streaks[:, None]), out)
 
@@ -121,6 +122,13 @@ def _inside_polygon(points: torch.Tensor, polygon: torch.Tensor) -> torch.Tensor
         x_at = x0 + (py - y0) * ((x1 - x0) / (y1 - y0))
         inside = inside ^ (crosses & (px < x_at))
     return inside
+
+
+def _hair_on_face(x, y, z, hairline) -> torch.Tensor:
+    """Hair on the skin of the forehead (above a hairline receding at the temples) and at the sides."""
+    forehead = y > hairline + 0.2 * x * x
+    sides = (x.abs() > 1.05) & (z < -0.2) & (y > 0.1)  # above and in front of the ears
+    return forehead | sides
 
 
 def _brow_mask(x, y, z, thickness) -> torch.Tensor:

@@ -49,6 +49,16 @@ def render_backdrop(backdrop: Backdrop, height: int, width: int, device) -> torc
     along = (grid_x[None] * torch.cos(backdrop.angle).view(b, 1, 1) + grid_y[None] * torch.sin(backdrop.angle).view(b, 1, 1))
     t = ((along + 0.71) / 1.42 * backdrop.strength.view(b, 1, 1))[..., None]
     image = torch.lerp(backdrop.colour_a.view(b, 1, 1, 3), backdrop.colour_b.view(b, 1, 1, 3), t)
-    points = torch.stack([grid_x, grid_y, torch.zeros_like(grid_x)], -1)[None] * 6.0
-    grain = fractal_noise(points.expand(b, -1, -1, -1), backdrop.salt.view(b, 1, 1)) - 0.5
+    grain = _grain(backdrop.salt, max(2, height // 8), max(2, width // 8), device)
+    grain = torch.nn.functional.interpolate(grain[:, None], size=(height, width), mode="bilinear",
+                                            align_corners=False)[:, 0]
     return (image + backdrop.noise.view(b, 1, 1, 1) * grain[..., None]).clamp(0.0, 1.0)
+
+
+def _grain(salt: torch.Tensor, height: int, width: int, device) -> torch.Tensor:
+    """Low-frequency noise (B, h, w) in [-0.5, 0.5), computed coarse (it is smooth) and upsampled by the caller."""
+    ys = (torch.arange(height, device=device, dtype=torch.float32) + 0.5) / height
+    xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) / width
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    points = torch.stack([grid_x, grid_y, torch.zeros_like(grid_x)], -1)[None] * 6.0
+    return fractal_noise(points.expand(salt.shape[0], -1, -1, -1), salt.view(-1, 1, 1)) - 0.5

@@ -18,6 +18,7 @@ ROLE_NAMES = {
     "teeth": ("teeth",),
     "tongue": ("tongue", "mouth_interior"),
     "neck": ("neck",),
+    "ear": ("ear", "ears"),
 }
 ROLES = ("skin", *ROLE_NAMES)  # role ids: index in this tuple; anything unnamed is skin
 

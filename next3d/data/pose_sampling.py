@@ -1,7 +1,7 @@
 """Random cameras and head parameters for synthetic images: FFHQ-like yaw/pitch, plausible faces.
 
 Camera: yaw ~ N(0, 0.35) and pitch ~ N(0, 0.15) radians (clamped), on EG3D's default orbit (radius 2.7,
-pivot (0, 0, 0.2), focal 4.2647). Head: identity shape ~ N(0, 0.45) (clamped to +-1, one unit = one
+pivot (0, 0, 0.2), focal 4.2647). Head: identity shape ~ N(0, 0.3) (clamped to +-0.8; +-1 = a full
 modifier step), a few active expression units (often with their mirror partner, for symmetric smiles),
 sometimes an open jaw, a common gaze for both eyes, a small neck rotation; no global rotation or
 translation (the camera carries the view).
@@ -34,15 +34,15 @@ class PoseDistribution:
 class HeadDistribution:
     """Head-parameter distribution (coefficients, radians)."""
 
-    shape_std: float = 0.45
-    shape_limit: float = 1.0
+    shape_std: float = 0.3
+    shape_limit: float = 0.8
     active_expression_weights: tuple[float, ...] = (0.25, 0.3, 0.25, 0.12, 0.08)  # P(0, 1, 2, 3, 4 units)
     expression_range: tuple[float, float] = (0.2, 1.0)
     mirror_partner_probability: float = 0.6
     jaw_open_probability: float = 0.4
     jaw_open_max: float = 0.3
     gaze_std: tuple[float, float] = (0.08, 0.15)  # pitch (about x), yaw (about y)
-    neck_std: tuple[float, float, float] = (0.06, 0.1, 0.04)
+    neck_std: tuple[float, float, float] = (0.05, 0.07, 0.03)
 
 
 def sample_camera(gen: torch.Generator, dist: PoseDistribution) -> tuple[float, float]:
