@@ -20,6 +20,7 @@ from next3d.errors import Next3DError
 COMMANDS: dict[str, str] = {
     "bench": "next3d.cli.bench:bench",
     "dataset": "next3d.cli.dataset:dataset",
+    "head": "next3d.cli.head:head",
     "render": "next3d.cli.render:render",
     "video": "next3d.cli.video:video",
 }
