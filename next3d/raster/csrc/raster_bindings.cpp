@@ -37,7 +37,7 @@ std::vector<at::Tensor> rasterize_forward(at::Tensor clip, at::Tensor faces, at:
     at::Tensor bary = at::empty({batch, height, width, 3}, f32);
     at::Tensor depth = at::empty({batch, height, width}, f32);
     at::Tensor keys = at::empty({batch * height * width}, f32.dtype(at::kLong));
-    at::Tensor large = at::empty({1 + batch * n_faces}, f32.dtype(at::kInt));
+    at::Tensor large = at::empty({2 + 2 * batch * n_faces}, f32.dtype(at::kInt));
 
     RasterParams p{};
     p.clip = clip.data_ptr<float>();

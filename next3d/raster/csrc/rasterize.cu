@@ -3,9 +3,9 @@
 // -fmad=false and without fast math, so face ids are bit-equal to the PyTorch reference.
 //
 // Passes: (1) one thread per (view, face) sets the face up and, for small faces, loops over its bounding
-// box, atomicMin-ing a 64-bit key (ordered depth bits << 32 | face id) per covered pixel; large faces are
-// queued; (2) one block per queued large face shares its pixels among threads; (3) one thread per pixel
-// recomputes barycentrics and depth of the winning face.
+// box, atomicMin-ing a 64-bit key (ordered depth bits << 32 | face id) per covered pixel; larger faces are
+// queued; (2) a warp per queued medium face, (3) a block per queued huge face share its pixels among
+// their threads; (4) one thread per pixel recomputes barycentrics and depth of the winning face.
 
 #include "rasterize.h"
 
@@ -14,7 +14,9 @@
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kSmallFacePixels = 32;  // faces with larger bounding boxes go to the block-per-face pass
+constexpr int kSmallFacePixels = 32;    // larger bounding boxes are queued for a warp per face ...
+constexpr int kMediumFacePixels = 4096;  // ... and larger still for a block per face
+constexpr int kWarp = 32;
 constexpr unsigned long long kEmptyKey = ~0ull;
 
 struct Triangle {
@@ -108,7 +110,8 @@ __device__ void cover_pixel(const RasterParams& p, const Triangle& t, int view, 
 template <typename Index>
 __global__ void raster_faces_kernel(RasterParams p, const Index* faces) {
     const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (i >= static_cast<int64_t>(p.batch) * p.n_faces) return;
+    const int64_t face_views = static_cast<int64_t>(p.batch) * p.n_faces;
+    if (i >= face_views) return;
     const int view = static_cast<int>(i / p.n_faces), face = static_cast<int>(i % p.n_faces);
     Triangle t;
     if (!setup_triangle(p, faces, view, face, t)) return;
@@ -116,26 +119,34 @@ __global__ void raster_faces_kernel(RasterParams p, const Index* faces) {
     if (box.c1 < box.c0) return;
     const int64_t pixels = static_cast<int64_t>(box.c1 - box.c0 + 1) * (box.r1 - box.r0 + 1);
     if (pixels > kSmallFacePixels) {
-        const int slot = atomicAdd(p.large, 1);
-        p.large[1 + slot] = static_cast<int>(i);
+        // queue layout: [medium count, huge count, medium ids (face_views), huge ids (face_views)]
+        const bool huge = pixels > kMediumFacePixels;
+        const int slot = atomicAdd(p.large + (huge ? 1 : 0), 1);
+        p.large[2 + (huge ? face_views : 0) + slot] = static_cast<int>(i);
         return;
     }
     for (int r = box.r0; r <= box.r1; ++r)
         for (int c = box.c0; c <= box.c1; ++c) cover_pixel(p, t, view, face, c, r);
 }
 
-template <typename Index>
-__global__ void raster_large_faces_kernel(RasterParams p, const Index* faces) {
-    const int count = *p.large;
-    for (int j = blockIdx.x; j < count; j += gridDim.x) {
-        const int i = p.large[1 + j];
+// A team of kTeam consecutive threads (a warp or a whole block) per queued face, sharing its pixels.
+template <typename Index, int kTeam>
+__global__ void raster_queued_faces_kernel(RasterParams p, const Index* faces, int queue) {
+    const int64_t face_views = static_cast<int64_t>(p.batch) * p.n_faces;
+    const int count = p.large[queue];
+    const int* ids = p.large + 2 + queue * face_views;
+    const int team = static_cast<int>((static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / kTeam);
+    const int teams = static_cast<int>(static_cast<int64_t>(gridDim.x) * blockDim.x / kTeam);
+    const int lane = static_cast<int>(threadIdx.x % kTeam);
+    for (int j = team; j < count; j += teams) {
+        const int i = ids[j];
         const int view = i / p.n_faces, face = i % p.n_faces;
         Triangle t;
         setup_triangle(p, faces, view, face, t);  // valid: it was queued
         const PixelBox box = pixel_box(t, p.width, p.height);
         const int box_w = box.c1 - box.c0 + 1;
         const int64_t pixels = static_cast<int64_t>(box_w) * (box.r1 - box.r0 + 1);
-        for (int64_t k = threadIdx.x; k < pixels; k += blockDim.x)
+        for (int64_t k = lane; k < pixels; k += kTeam)
             cover_pixel(p, t, view, face, box.c0 + static_cast<int>(k % box_w), box.r0 + static_cast<int>(k / box_w));
     }
 }
@@ -170,18 +181,26 @@ __global__ void resolve_kernel(RasterParams p, const Index* faces) {
 
 unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
 
+unsigned capped_blocks(int64_t threads, int64_t cap) {
+    const int64_t blocks = (threads + kThreads - 1) / kThreads;
+    return static_cast<unsigned>(blocks < cap ? blocks : cap);
+}
+
 template <typename Index>
 cudaError_t launch(const RasterParams& p, cudaStream_t stream) {
     const int64_t pixels = static_cast<int64_t>(p.batch) * p.height * p.width;
     const int64_t face_views = static_cast<int64_t>(p.batch) * p.n_faces;
     const Index* faces = static_cast<const Index*>(p.faces);
     cudaError_t err = cudaMemsetAsync(p.keys, 0xFF, pixels * sizeof(unsigned long long), stream);
-    if (err == cudaSuccess) err = cudaMemsetAsync(p.large, 0, sizeof(int), stream);
+    if (err == cudaSuccess) err = cudaMemsetAsync(p.large, 0, 2 * sizeof(int), stream);
     if (err != cudaSuccess) return err;
     if (face_views > 0) {
         raster_faces_kernel<Index><<<blocks_for(face_views), kThreads, 0, stream>>>(p, faces);
-        const int64_t large_blocks = face_views < 8LL * p.num_sms ? face_views : 8LL * p.num_sms;
-        raster_large_faces_kernel<Index><<<static_cast<unsigned>(large_blocks), kThreads, 0, stream>>>(p, faces);
+        // Grids sized for the worst case, capped: teams loop over the queue (its length stays on the GPU).
+        raster_queued_faces_kernel<Index, kWarp>
+            <<<capped_blocks(face_views * kWarp, 4LL * p.num_sms), kThreads, 0, stream>>>(p, faces, 0);
+        raster_queued_faces_kernel<Index, kThreads>
+            <<<capped_blocks(face_views * kThreads, 2LL * p.num_sms), kThreads, 0, stream>>>(p, faces, 1);
     }
     resolve_kernel<Index><<<blocks_for(pixels), kThreads, 0, stream>>>(p, faces);
     return cudaGetLastError();

@@ -8,9 +8,9 @@ struct RasterParams {
     const void* faces;         // (F, 3) int32 or int64 vertex indices shared by the batch
     const int* cull;           // (B,) +1 drop positive NDC area, -1 drop negative, 0 none
     int batch, n_verts, n_faces, height, width;
-    int num_sms;               // multiprocessor count (sizes the large-face pass)
+    int num_sms;               // multiprocessor count (sizes the queued-face passes)
     unsigned long long* keys;  // (B*H*W,) scratch: min over covering faces of (depth bits, face id)
-    int* large;                // (1 + B*F,) scratch: [0] = count, then ids (view*F + face) of large faces
+    int* large;                // (2 + 2*B*F,) scratch: queue counts, then ids (view*F + face) of larger faces
     int* face_id;              // (B, H, W) out: winning face, -1 where empty
     float* bary;               // (B, H, W, 3) out: perspective-correct barycentrics, 0 where empty
     float* depth;              // (B, H, W) out: NDC z, +inf where empty
