@@ -34,3 +34,21 @@ def raster(device: str, resolution: int, batches: str, repeat: int | None, mesh:
     dev = resolve_device(device)
     name, rows = bench_raster(dev, resolution, sizes, repeat, mesh)
     click.echo(format_table(name, dev, rows))
+
+
+@bench.command("generator")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--preset", default="paper", show_default=True, type=click.Choice(["tiny", "small", "paper"]))
+@click.option("--modes", default="fp32,fast", show_default=True, help="Comma-separated: fp32, fast, bf16, fp16.")
+@click.option("--repeat", default=20, show_default=True, type=click.IntRange(1))
+def generator(device: str, preset: str, modes: str, repeat: int) -> None:
+    """ms per frame for new-latent, expression-change and camera-only updates, and per stage."""
+    from next3d.networks.bench import bench_generator, format_table
+    from next3d.networks.inference import InferenceMode
+    from next3d.utils.device import resolve_device
+
+    names = tuple(m.strip() for m in modes.split(",") if m.strip())
+    for name in names:
+        InferenceMode.named(name)  # validates
+    dev = resolve_device(device)
+    click.echo(format_table(preset, dev, bench_generator(dev, preset, names, repeat=repeat)))

@@ -1,0 +1,105 @@
+"""`bench generator`: ms per frame for the three kinds of update the visualizer makes, per stage.
+
+new latent = mapping + latent + head + camera stages; expression change = head + camera stages;
+camera only = camera stage. Median of device-event timings after warm-up, random weights, batch 1.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from next3d.head import HeadParams, load_default_head
+from next3d.networks.generator import Next3DGenerator, RenderOptions
+from next3d.networks.inference import InferenceGenerator
+from next3d.networks.presets import preset_config
+from next3d.render import camera
+
+
+@dataclass
+class StageTimes:
+    """Median ms of each stage and of each kind of update, for one inference mode."""
+
+    mode: str
+    stage_ms: dict[str, float]
+    update_ms: dict[str, float]
+    max_abs_error: float | None  # vs the fp32 reference image, in [-1, 1] units
+
+
+def median_ms(fn: Callable[[], object], device: torch.device, repeat: int, warmup: int) -> float:
+    """Median wall time of fn() in ms, synchronizing the device around each call."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        if device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize(device)
+            times.append(start.elapsed_time(end))
+        else:
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+@torch.no_grad()
+def bench_generator(device: torch.device, preset: str = "paper", modes=("fp32", "fast"), repeat: int = 20,
+                    warmup: int = 3, seed: int = 0) -> list[StageTimes]:
+    """Time every mode on one randomly initialised generator; errors are measured against fp32."""
+    torch.manual_seed(seed)
+    head = load_default_head()
+    G = Next3DGenerator(preset_config(preset), head).eval().requires_grad_(False).to(device)
+    z = torch.randn(1, G.z_dim, device=device)
+    c = camera.make_label(camera.orbit_pose(0.3, 0.1)).to(device)
+    neutral = HeadParams.neutral(head, 1, device=device)
+    talking = neutral.clone()
+    talking.jaw[:, 0] = 0.2
+    options = RenderOptions()
+    reference = None
+    results = []
+    for mode in modes:
+        runner = InferenceGenerator(G, mode)
+        ws = runner.mapping(z, c)
+        latent = runner.latent_stage(ws, options)
+        planes = runner.head_stage(latent, ws, neutral, options)
+        image = runner.camera_stage(planes, ws, c, options).image
+        if reference is None:
+            reference = image
+        error = (image - reference).abs().max().item() if mode != modes[0] else 0.0
+        stage_ms = {
+            "mapping": median_ms(lambda: runner.mapping(z, c), device, repeat, warmup),
+            "latent": median_ms(lambda: runner.latent_stage(ws, options), device, repeat, warmup),
+            "head": median_ms(lambda: runner.head_stage(latent, ws, talking, options), device, repeat, warmup),
+            "camera": median_ms(lambda: runner.camera_stage(planes, ws, c, options), device, repeat, warmup),
+        }
+        update_ms = {
+            "new latent": median_ms(lambda: runner.synthesis(runner.mapping(z, c), c, neutral, options), device,
+                                    repeat, warmup),
+            "expression": median_ms(lambda: runner.camera_stage(runner.head_stage(latent, ws, talking, options), ws, c,
+                                                                options), device, repeat, warmup),
+            "camera only": stage_ms["camera"],
+        }
+        results.append(StageTimes(mode, stage_ms, update_ms, error))
+    return results
+
+
+def format_table(preset: str, device: torch.device, results: list[StageTimes]) -> str:
+    """A plain-text table (ms) of updates and stages per mode, with the error vs fp32."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    lines = [f"generator '{preset}', batch 1, random weights, {name} (median ms)",
+             f"{'mode':<6} {'new latent':>10} {'expression':>10} {'camera':>8} | {'mapping':>7} {'latent':>7} "
+             f"{'head':>7} {'camera':>7} | max |err| vs fp32"]
+    for r in results:
+        u, s = r.update_ms, r.stage_ms
+        lines.append(f"{r.mode:<6} {u['new latent']:>10.2f} {u['expression']:>10.2f} {u['camera only']:>8.2f} | "
+                     f"{s['mapping']:>7.2f} {s['latent']:>7.2f} {s['head']:>7.2f} {s['camera']:>7.2f} | "
+                     f"{r.max_abs_error:.2e}")
+    return "\n".join(lines)
