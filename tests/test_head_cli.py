@@ -40,3 +40,13 @@ def test_import_flame_writes_a_loadable_head(tmp_path):
     assert head.num_shape == 10 and head.num_expression == 8 and head.num_landmarks == 68
     assert head.content_hash()[:16] in result.output
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp files left
+
+
+def test_bench_prints_a_timing_table():
+    result = CliRunner().invoke(main, ["head", "bench", "--batch", "1,2", "--repeat", "1", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "forward ms" in result.output
+    rows = [line.split() for line in result.output.splitlines() if line.strip()[:1].isdigit()]
+    assert [row[0] for row in rows] == ["1", "2"] and all(float(row[1]) > 0 for row in rows)
+    bad = CliRunner().invoke(main, ["head", "bench", "--batch", "x"])
+    assert bad.exit_code == 1 and "--batch 'x': expected comma-separated integers" in bad.output

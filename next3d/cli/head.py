@@ -54,3 +54,33 @@ def import_flame(pkl: str, obj: str, landmarks: str | None, n_shape: int, n_expr
     click.echo(f"wrote {out}: {model.name}, {model.num_vertices} vertices, {model.num_shape} shape + "
                f"{model.num_expression} expression components, hash {model.content_hash()[:16]}")
     click.echo(f"landmarks: {model.provenance.get('landmarks', '')}")
+
+
+@head.command("bench")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--batch", "batches", default="1,8,32", show_default=True, help="Comma-separated batch sizes.")
+@click.option("--repeat", default=50, show_default=True, type=click.IntRange(1), help="Timed calls per row.")
+def bench(path: str | None, device: str, batches: str, repeat: int) -> None:
+    """Time the skinning forward pass (and forward + backward) of a head model (default: the built-in one)."""
+    import torch
+
+    from next3d.errors import BadInputError
+    from next3d.head import load_default_head, load_head
+    from next3d.head.benchmark import time_forward
+    from next3d.utils.device import resolve_device
+
+    try:
+        sizes = [int(b) for b in batches.split(",")]
+    except ValueError:
+        raise BadInputError(f"--batch {batches!r}: expected comma-separated integers such as 1,8") from None
+    if not sizes or min(sizes) < 1:
+        raise BadInputError(f"--batch {batches!r}: batch sizes must be >= 1")
+    dev = resolve_device(device)
+    model = load_head(path) if path else load_default_head()
+    click.echo(f"{model.name}: {model.num_vertices} vertices on {dev} ({torch.get_num_threads()} CPU threads)")
+    click.echo(f"{'batch':>6} {'forward ms':>11} {'fwd+bwd ms':>11}")
+    for size in sizes:
+        forward = time_forward(model, size, dev, repeat)
+        both = time_forward(model, size, dev, repeat, grad=True)
+        click.echo(f"{size:>6} {forward:>11.2f} {both:>11.2f}")

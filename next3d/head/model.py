@@ -129,7 +129,8 @@ class HeadModel(torch.nn.Module):
         return HeadData(**values)
 
     def content_hash(self) -> str:
-        """sha256 (hex) of every tensor and name that affects geometry; same on any device, run or file."""
+        """sha256 (hex) of every tensor (as float32 / int64) and name that affects geometry; same on any device,
+        run or file (generators record it to know which head they were trained with)."""
         digest = hashlib.sha256()
         plain = {"name": self.name, "shape_names": self.shape_names, "expr_names": self.expr_names,
                  "joint_names": self.joint_names, "landmark_names": self.landmark_names,
@@ -139,7 +140,8 @@ class HeadModel(torch.nn.Module):
         for f in fields(HeadData):
             if f.name in _PLAIN_FIELDS:
                 continue
-            tensor = getattr(self, f.name).detach().cpu().contiguous()
+            tensor = getattr(self, f.name).detach().cpu()
+            tensor = (tensor.to(torch.float32) if tensor.is_floating_point() else tensor.to(torch.long)).contiguous()
             digest.update(f"{f.name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode("utf-8"))
             digest.update(tensor.numpy().tobytes())
         return digest.hexdigest()
