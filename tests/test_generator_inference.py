@@ -1,0 +1,54 @@
+"""Fast inference modes agree with the fp32 reference within stated tolerances."""
+
+import pytest
+import torch
+
+from next3d.head import HeadParams, load_default_head
+from next3d.networks.generator import Next3DGenerator
+from next3d.networks.inference import InferenceGenerator, InferenceMode
+from next3d.networks.presets import preset_config
+from next3d.render import camera
+
+# Images are in [-1, 1]. Measured on the tiny preset (CPU, bf16): mean 0.008, max 0.074; the bounds leave ~2.5x.
+MEAN_ABS_TOL = {"bf16": 0.02, "fp16": 0.01}
+MAX_ABS_TOL = {"bf16": 0.25, "fp16": 0.15}
+
+
+def _render(preset: str, device: str, precision: str):
+    torch.manual_seed(0)
+    head = load_default_head()
+    G = Next3DGenerator(preset_config(preset), head).eval().to(device)
+    z = torch.randn(2, G.z_dim, device=device)
+    c = camera.make_label(camera.orbit_pose(torch.tensor([0.0, 0.5]), torch.tensor([0.0, -0.2]))).to(device)
+    hp = HeadParams.neutral(head, 2, device=device)
+    hp.jaw[:, 0] = 0.2
+    with torch.no_grad():
+        ref = InferenceGenerator(G, "fp32").synthesis(G.mapping(z, c), c, hp)
+        fast = InferenceGenerator(G, InferenceMode(precision)).synthesis(G.mapping(z, c), c, hp)
+    return ref, fast
+
+
+def _check(ref, fast, precision):
+    for name in ("image", "image_raw"):
+        a, b = getattr(ref, name), getattr(fast, name)
+        assert torch.isfinite(b).all()
+        err = (a - b).abs()
+        assert err.mean() < MEAN_ABS_TOL[precision], f"{name}: mean |err| {err.mean():.4f}"
+        assert err.max() < MAX_ABS_TOL[precision], f"{name}: max |err| {err.max():.4f}"
+    assert (ref.alpha - fast.alpha).abs().mean() < 0.02
+
+
+def test_bf16_on_cpu_matches_fp32():
+    _check(*_render("tiny", "cpu", "bf16"), "bf16")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+@pytest.mark.parametrize("preset", ["small", "paper"])
+def test_reduced_precision_on_cuda_matches_fp32(preset, precision):
+    _check(*_render(preset, "cuda", precision), precision)
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(Exception, match="precision"):
+        InferenceMode("fp8")
