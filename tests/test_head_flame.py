@@ -238,7 +238,8 @@ def test_without_landmark_file_the_lips_come_from_the_mouth_opening(tmp_path):
     out = head(HeadParams.neutral(head)).landmarks[0]
     # the mouth opening's rim: the 8 vertices around the two removed rows of quads in front
     v = torch.tensor(arrays["v_template"], dtype=torch.float32)
-    rim = torch.tensor([1 + (r - 1) * SEGMENTS + s % SEGMENTS for r in (4, 5, 6) for s in (-1, 0, 1) if (r, s) != (5, 0)])
+    rim = torch.tensor([1 + (r - 1) * SEGMENTS + s % SEGMENTS
+                        for r in (4, 5, 6) for s in (-1, 0, 1) if (r, s) != (5, 0)])
     inner = out[head.lip_inner]
     assert torch.cdist(inner, v[rim]).min(dim=1).values.max() < 1e-6  # inner lip landmarks lie on the rim
     centre = v[rim].mean(0)

@@ -262,7 +262,8 @@ def _components(polygons: np.ndarray, active: np.ndarray) -> np.ndarray:
     return np.array([find(p) for p in polygons[:, 0]])
 
 
-def triangulate(vertices: np.ndarray, quads: np.ndarray, quad_uvs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def triangulate(vertices: np.ndarray, quads: np.ndarray,
+                quad_uvs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split quads along their shorter diagonal; drop degenerate triangles. Returns faces, uv faces, source quad."""
     diag_ac = np.linalg.norm(vertices[quads[:, 0]] - vertices[quads[:, 2]], axis=1)
     diag_bd = np.linalg.norm(vertices[quads[:, 1]] - vertices[quads[:, 3]], axis=1)
@@ -543,7 +544,8 @@ def build(data_dir: Path):
             candidates.append(np.flatnonzero(region == REGION_NAMES.index(("eye_left", "eye_right")[j - 3])))
             continue
         centre = source.vertices[source.groups[cube]].mean(0)
-        candidates.append(still_skin[np.argsort(np.linalg.norm(positions[still_skin] - centre, axis=1), kind="stable")[:96]])
+        nearest = np.argsort(np.linalg.norm(positions[still_skin] - centre, axis=1), kind="stable")[:96]
+        candidates.append(still_skin[nearest])
     regressor, rest_joints = fit_joint_regressor(source, used, candidates, shape_full)
     regressor = (regressor + regressor[[0, 1, 2, 4, 3]][:, mirror]) / 2  # exactly left/right symmetric
 
@@ -665,7 +667,8 @@ def main(argv=None) -> None:
           f"{head.num_landmarks} landmarks, hash {head.content_hash()[:16]}")
     with torch.no_grad():
         world = head.to_world(head.v_template)
-    print(f"world extent (neutral): min {world.min(0).values.numpy().round(3)}, max {world.max(0).values.numpy().round(3)}")
+    low, high = world.min(0).values.numpy().round(3), world.max(0).values.numpy().round(3)
+    print(f"world extent (neutral): min {low}, max {high}")
     if args.preview:
         folder = Path(args.preview)
         folder.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,8 @@ def info(path: str) -> None:
     for start in range(0, model.num_expression, 6):
         click.echo("             " + ", ".join(model.expr_names[start:start + 6]))
     click.echo(f"pose correctives: {'yes' if model.pose_dirs.shape[0] else 'no'}")
-    click.echo(f"landmarks:   {model.num_landmarks} (outer lip {len(model.lip_outer)}, inner lip {len(model.lip_inner)})")
+    click.echo(f"landmarks:   {model.num_landmarks} "
+               f"(outer lip {len(model.lip_outer)}, inner lip {len(model.lip_inner)})")
     click.echo(f"regions:     {', '.join(model.region_names)}")
     click.echo(f"uv mask:     {tuple(model.uv_mask.shape)}, {float(model.uv_mask.mean()):.1%} on")
     shift = ", ".join(f"{x:g}" for x in model.world_shift.tolist())

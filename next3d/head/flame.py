@@ -88,15 +88,16 @@ def load_flame(pkl_path: str | os.PathLike, obj_path: str | os.PathLike | None =
         provenance["landmarks"] = f"iBUG-68 layout from {Path(landmark_path).name} ({embedding.layout})"
     else:
         landmarks = _heuristic_landmarks(faces, v_template, regions, where)
-        provenance["landmarks"] = ("heuristic (no landmark embedding given): inner lip = the mouth opening, outer lip = "
-                                   "the vertex ring two edges outside it")
+        provenance["landmarks"] = ("heuristic (no landmark embedding given): inner lip = the mouth opening, "
+                                   "outer lip = the vertex ring two edges outside it")
     lm_faces, lm_bary, lm_names, lip_outer, lip_inner, corners = landmarks
 
     mirror = mirror_vertex_map(v_template, MIRROR_TOLERANCE)
     expr_sign = _component_mirror_signs(expr_dirs, mirror)
     shape_sign = _component_mirror_signs(shape_dirs, mirror)
-    provenance["mirror"] = ("vertex partners from the template's symmetry; PCA components map to themselves with a sign"
-                            if mirror is not None else "template is not symmetric: no vertex mirror, identity on components")
+    provenance["mirror"] = (
+        "vertex partners from the template's symmetry; PCA components map to themselves with a sign"
+        if mirror is not None else "template is not symmetric: no vertex mirror, identity on components")
 
     def t(a, dtype=torch.float32):
         return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)
@@ -188,7 +189,8 @@ def _heuristic_landmarks(faces: np.ndarray, vertices: np.ndarray, regions: np.nd
     face_region = regions == REGION_NAMES.index("face")
     skin = ~np.isin(regions, [REGION_NAMES.index("eye_left"), REGION_NAMES.index("eye_right")])
     skin_faces = faces[skin[faces].all(1)]
-    holes = [loop for loop in boundary_loops(skin_faces)[1:] if face_region[loop].mean() > 0.5 and len(loop) >= HEURISTIC_INNER]
+    holes = [loop for loop in boundary_loops(skin_faces)[1:]  # the longest loop is the neck
+             if face_region[loop].mean() > 0.5 and len(loop) >= HEURISTIC_INNER]
     if not holes:
         raise BadInputError(f"{where}: no mouth opening found for lip landmarks; pass a landmark embedding "
                             "(DECA's landmark_embedding.npy)")
@@ -205,7 +207,8 @@ def _heuristic_landmarks(faces: np.ndarray, vertices: np.ndarray, regions: np.nd
     ids = outer_ids + inner_ids
     lm_faces, lm_bary = embed_vertices(skin_faces, ids)
     lm_faces = _face_rows(faces, skin_faces[lm_faces])
-    names = [f"lip_outer_{k:02d}" for k in range(HEURISTIC_OUTER)] + [f"lip_inner_{k:02d}" for k in range(HEURISTIC_INNER)]
+    names = ([f"lip_outer_{k:02d}" for k in range(HEURISTIC_OUTER)]
+             + [f"lip_inner_{k:02d}" for k in range(HEURISTIC_INNER)])
     lip_outer = list(range(HEURISTIC_OUTER))
     lip_inner = list(range(HEURISTIC_OUTER, HEURISTIC_OUTER + HEURISTIC_INNER))
     return lm_faces, lm_bary, names, lip_outer, lip_inner, [0, HEURISTIC_OUTER // 2]

@@ -142,7 +142,8 @@ def read_landmark_embedding(path: str | os.PathLike) -> LandmarkEmbedding:
     if raw.startswith(NPY_MAGIC):
         payload = _npy_object_payload(raw, what)
         loaded = safe_load(payload, flame_whitelist(), what=what, encoding="latin1")
-        data = loaded.item() if isinstance(loaded, np.ndarray) and loaded.dtype == object and loaded.size == 1 else loaded
+        wrapped = isinstance(loaded, np.ndarray) and loaded.dtype == object and loaded.size == 1
+        data = loaded.item() if wrapped else loaded
     else:
         data = safe_load(raw, flame_whitelist(), what=what, encoding="latin1")
     if not isinstance(data, dict):

@@ -66,7 +66,8 @@ def load_head_file(path: str | os.PathLike) -> HeadData:
             header = f.metadata() or {}
             tensors = {key: f.get_tensor(key) for key in f.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise BadInputError(f"{where}: not a safetensors head file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BadInputError(f"{where}: not a safetensors head file ({detail})") from exc
     if META_KEY not in header:
         raise BadInputError(f"{where}: has no '{META_KEY}' metadata; not a Next3D head file")
     try:
