@@ -6,6 +6,8 @@
 // box, atomicMin-ing a 64-bit key (ordered depth bits << 32 | face id) per covered pixel; larger faces are
 // queued; (2) a warp per queued medium face, (3) a block per queued huge face share its pixels among
 // their threads; (4) one thread per pixel recomputes barycentrics and depth of the winning face.
+// Everything but the launcher also compiles as host C++ (tests/test_raster_kernel_emulation.py runs the
+// kernels' arithmetic on the CPU against the reference).
 
 #include "rasterize.h"
 
@@ -179,6 +181,7 @@ __global__ void resolve_kernel(RasterParams p, const Index* faces) {
     p.depth[pixel] = interpolated_depth(t, b);
 }
 
+#ifdef __CUDACC__
 unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
 
 unsigned capped_blocks(int64_t threads, int64_t cap) {
@@ -206,8 +209,12 @@ cudaError_t launch(const RasterParams& p, cudaStream_t stream) {
     return cudaGetLastError();
 }
 
+#endif  // __CUDACC__
+
 }  // namespace
 
+#ifdef __CUDACC__
 cudaError_t launch_rasterize(const RasterParams& params, bool faces_int64, cudaStream_t stream) {
     return faces_int64 ? launch<int64_t>(params, stream) : launch<int32_t>(params, stream);
 }
+#endif
