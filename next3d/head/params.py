@@ -120,9 +120,9 @@ class HeadParams:
             if not value.is_floating_point():
                 raise BadInputError(f"{where}: {name} has dtype {value.dtype}, expected floating point")
             batch = int(value.shape[0])
-        for name in FIELDS:
-            if not torch.isfinite(getattr(self, name)).all():
-                raise BadInputError(f"{where}: {name} contains NaN or Inf")
+        if not bool(torch.isfinite(torch.cat([getattr(self, n).detach().float() for n in FIELDS], 1)).all()):
+            bad = next(n for n in FIELDS if not torch.isfinite(getattr(self, n)).all())  # one sync when all is well
+            raise BadInputError(f"{where}: {bad} contains NaN or Inf")
 
 
 def sizes_for(head: HeadModel) -> dict[str, int]:
