@@ -104,9 +104,9 @@ def test_shared_edges_give_exactly_opposite_edge_values():
     faces = torch.cat([base + torch.tensor([0, 1, 2]), base + torch.tensor([1, 0, 3])])  # edge 2 / edge 2
     sf = screen_faces(check_raster_inputs(clip, faces, (997, 1013), "none", True))
     px, py = torch.rand(200, 50, generator=gen) * 1013, torch.rand(200, 50, generator=gen) * 997
-    first = torch.arange(200)[:, None].expand(200, 50)
+    first, second = sf.params[:200, None], sf.params[200:, None]
     # Edge k of a face is opposite vertex k: edge 2 is a-b in the first face, b-a in the second.
-    assert torch.equal(edge_value(sf, first, 2, px, py), -edge_value(sf, first + 200, 2, px, py))
+    assert torch.equal(edge_value(first, 2, px, py), -edge_value(second, 2, px, py))
 
 
 def _dense_reference_keys(clip, faces, res):
@@ -120,11 +120,11 @@ def _dense_reference_keys(clip, faces, res):
     for row in range(batch * n_faces):
         if not sf.valid[row]:
             continue
-        rows = torch.full_like(px, row, dtype=torch.int64)
-        bary, inside = screen_barycentrics(sf, rows, px, py)
+        params = sf.params[row]
+        bary, inside = screen_barycentrics(params, px, py)
         x, y = sf.x[row], sf.y[row]
         in_box = (px >= x.min()) & (px <= x.max()) & (py >= y.min()) & (py <= y.max())
-        key = depth_key(interpolated_depth(sf, rows, bary), torch.full_like(rows, row % n_faces))
+        key = depth_key(interpolated_depth(params, bary), torch.full(px.shape, row % n_faces))
         view = row // n_faces
         keys[view] = torch.minimum(keys[view], torch.where(inside & in_box, key, EMPTY_KEY))
     return keys

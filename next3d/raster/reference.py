@@ -26,28 +26,25 @@ TILE = 32  # large faces are split into TILE x TILE pixel tiles
 MAX_CANDIDATES = 1 << 20  # (tile, pixel) pairs evaluated per chunk: bounds the reference's memory
 
 
+# Columns of ScreenFaces.params: per edge k (opposite vertex k) its canonical origin (ox, oy), direction
+# (dx, dy) and sign (+-1: value(p) = sign * (dx * (p.y - oy) - dy * (p.x - ox))); twice the signed screen
+# area; per vertex NDC z and clip w.
+OX, OY, DX, DY, SIGN, AREA, Z, W = 0, 3, 6, 9, 12, 15, 16, 19
+N_PARAMS = 22
+
+
 @dataclass(frozen=True)
 class ScreenFaces:
     """Every (view, face) pair, flattened to I = B*F rows (row = view * F + face), in pixel units.
 
     x, y: (I, 3) screen position of the vertices (x = column + 0.5 at a pixel centre, y likewise rows).
-    z, w: (I, 3) NDC depth and clip w of the vertices.
-    area: (I,) twice the signed screen area (same sign as the NDC area).
-    edge_ox, edge_oy, edge_dx, edge_dy, edge_flip: (I, 3) edge k (opposite vertex k) in canonical form:
-        value(p) = dx * (p.y - oy) - dy * (p.x - ox), negated where flip.
+    params: (I, N_PARAMS) what the per-pixel tests need, packed so one gather fetches it (columns above).
     valid: (I,) faces that survive clipping, degeneracy and culling.
     """
 
     x: torch.Tensor
     y: torch.Tensor
-    z: torch.Tensor
-    w: torch.Tensor
-    area: torch.Tensor
-    edge_ox: torch.Tensor
-    edge_oy: torch.Tensor
-    edge_dx: torch.Tensor
-    edge_dy: torch.Tensor
-    edge_flip: torch.Tensor
+    params: torch.Tensor
     valid: torch.Tensor
 
 
@@ -71,32 +68,33 @@ def screen_faces(inputs: RasterInputs) -> ScreenFaces:
     ox, oy = torch.where(flip, bx, ax), torch.where(flip, by, ay)
     dx = torch.where(flip, ax - bx, bx - ax)
     dy = torch.where(flip, ay - by, by - ay)
+    sign = 1.0 - 2.0 * flip.to(torch.float32)  # multiplying by -1 negates exactly, like the kernel's -v
 
     cull = inputs.cull.repeat_interleave(n_faces)
     culled = ((cull > 0) & (area > 0)) | ((cull < 0) & (area < 0))
     valid = ((cw > 0).all(-1) & (z >= -1.0).all(-1) & (z <= 1.0).all(-1) & torch.isfinite(x).all(-1)
              & torch.isfinite(y).all(-1) & torch.isfinite(area) & (area != 0) & ~culled)
-    return ScreenFaces(x, y, z, cw, area, ox, oy, dx, dy, flip, valid)
+    params = torch.cat([ox, oy, dx, dy, sign, area[:, None], z, cw], dim=1)
+    return ScreenFaces(x, y, params, valid)
 
 
-def edge_value(sf: ScreenFaces, rows: torch.Tensor, k: int, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
-    """Edge function k of faces `rows` (any shape, broadcast with px, py) at screen points (px, py)."""
-    value = sf.edge_dx[rows, k] * (py - sf.edge_oy[rows, k]) - sf.edge_dy[rows, k] * (px - sf.edge_ox[rows, k])
-    return torch.where(sf.edge_flip[rows, k], -value, value)
+def edge_value(params: torch.Tensor, k: int, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """Edge function k of faces with gathered `params` (..., N_PARAMS), broadcast with screen points px, py."""
+    value = params[..., DX + k] * (py - params[..., OY + k]) - params[..., DY + k] * (px - params[..., OX + k])
+    return value * params[..., SIGN + k]
 
 
-def screen_barycentrics(sf: ScreenFaces, rows, px, py) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """Screen-space barycentrics [b0, b1, b2] and the inclusive inside test of faces `rows` at (px, py)."""
-    e = [edge_value(sf, rows, k, px, py) for k in range(3)]
-    area = sf.area[rows]
+def screen_barycentrics(params: torch.Tensor, px, py) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Screen-space barycentrics [b0, b1, b2] and the inclusive inside test of faces `params` at (px, py)."""
+    e = [edge_value(params, k, px, py) for k in range(3)]
+    area = params[..., AREA]
     inside = torch.where(area > 0, (e[0] >= 0) & (e[1] >= 0) & (e[2] >= 0), (e[0] <= 0) & (e[1] <= 0) & (e[2] <= 0))
     return [ek / area for ek in e], inside
 
 
-def interpolated_depth(sf: ScreenFaces, rows, bary: list[torch.Tensor]) -> torch.Tensor:
+def interpolated_depth(params: torch.Tensor, bary: list[torch.Tensor]) -> torch.Tensor:
     """NDC depth at screen barycentrics (z/w is affine in screen space): (b0 z0 + b1 z1) + b2 z2."""
-    z = sf.z[rows]
-    return (bary[0] * z[..., 0] + bary[1] * z[..., 1]) + bary[2] * z[..., 2]
+    return (bary[0] * params[..., Z] + bary[1] * params[..., Z + 1]) + bary[2] * params[..., Z + 2]
 
 
 def depth_key(depth: torch.Tensor, face: torch.Tensor) -> torch.Tensor:
@@ -175,13 +173,13 @@ def _scatter_tiles(sf, keys, rows, c0, c1, r0, r1, tile_w, tile_h, n_faces, heig
     prow = r0[:, None, None] + torch.arange(tile_h, device=device)[None, :, None]  # (n, th, 1)
     in_tile = (cols <= c1[:, None, None]) & (prow <= r1[:, None, None])
     px, py = cols.to(torch.float32) + 0.5, prow.to(torch.float32) + 0.5
-    face_rows = rows[:, None, None]
-    bary, inside = screen_barycentrics(sf, face_rows, px, py)
+    params = sf.params[rows][:, None, None]  # (n, 1, 1, N_PARAMS)
+    bary, inside = screen_barycentrics(params, px, py)
     covered = inside & in_tile
-    depth = interpolated_depth(sf, face_rows, bary)
-    face_rows = face_rows.expand_as(covered)
-    view, face = torch.div(face_rows, n_faces, rounding_mode="floor"), face_rows % n_faces
-    pixel = (view * height + prow) * width + cols
+    depth = interpolated_depth(params, bary)
+    view, face = torch.div(rows, n_faces, rounding_mode="floor"), rows % n_faces
+    pixel = (view[:, None, None] * height + prow) * width + cols
+    face = face[:, None, None].expand_as(covered)
     keys.scatter_reduce_(0, pixel.expand_as(covered)[covered], depth_key(depth[covered], face[covered]), "amin")
 
 
@@ -189,24 +187,22 @@ def _resolve(sf: ScreenFaces, keys: torch.Tensor, inputs: RasterInputs, n_faces:
     """Turn the winning keys into face ids, barycentrics (perspective-correct) and depths per pixel."""
     batch, height, width = inputs.clip.shape[0], inputs.height, inputs.width
     device = keys.device
-    hit = keys != EMPTY_KEY
-    face = torch.where(hit, keys & 0xFFFFFFFF, 0)
-    view = torch.arange(batch, device=device).repeat_interleave(height * width)
-    face_rows = view * n_faces + face
-    py = (torch.arange(height, device=device, dtype=torch.float32) + 0.5).repeat_interleave(width).repeat(batch)
-    px = (torch.arange(width, device=device, dtype=torch.float32) + 0.5).repeat(batch * height)
-    bary, _ = screen_barycentrics(sf, face_rows, px, py)
-    depth = interpolated_depth(sf, face_rows, bary)
+    pixel = torch.nonzero(keys != EMPTY_KEY).squeeze(1)  # covered pixels only
+    face = keys[pixel] & 0xFFFFFFFF
+    view, rest = torch.div(pixel, height * width, rounding_mode="floor"), pixel % (height * width)
+    py = torch.div(rest, width, rounding_mode="floor").to(torch.float32) + 0.5
+    px = (rest % width).to(torch.float32) + 0.5
+    params = sf.params[view * n_faces + face]
+    bary, _ = screen_barycentrics(params, px, py)
     # Perspective correction: divide by each vertex's w and renormalize (exact no-op in exact math for w = 1).
-    w = sf.w[face_rows]
-    q = [bary[k] / w[:, k] for k in range(3)]
+    q = [bary[k] / params[:, W + k] for k in range(3)]
     total = (q[0] + q[1]) + q[2]
-    persp = torch.stack([qk / total for qk in q], dim=-1)
+    face_id = torch.full((batch * height * width,), -1, dtype=torch.int32, device=device)
+    persp = torch.zeros(batch * height * width, 3, device=device)
+    depth = torch.full((batch * height * width,), float("inf"), device=device)
+    face_id[pixel] = face.to(torch.int32)
+    persp[pixel] = torch.stack([qk / total for qk in q], dim=-1)
+    depth[pixel] = interpolated_depth(params, bary)
     shape = (batch, height, width)
-    return Fragments(
-        face_id=torch.where(hit, face, -1).to(torch.int32).reshape(shape),
-        bary=torch.where(hit[:, None], persp, 0.0).reshape(*shape, 3),
-        depth=torch.where(hit, depth, float("inf")).reshape(shape),
-        faces=inputs.faces,
-        backend="reference",
-    )
+    return Fragments(face_id.reshape(shape), persp.reshape(*shape, 3), depth.reshape(shape), inputs.faces,
+                     "reference")
