@@ -28,10 +28,18 @@ def load_app_state(path: Path) -> dict:
 
 
 def save_app_state(path: Path, doc: dict) -> None:
+    """Write the session document atomically; a failure is a warning (the session is a convenience)."""
     try:
-        atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
-    except OSError as exc:
+        atomic_write_text(path, json.dumps(doc, indent=1, sort_keys=True, default=_plain) + "\n")
+    except (OSError, TypeError, ValueError) as exc:
         log.warning("could not save visualizer state to %s (%s)", path, exc)
+
+
+def _plain(value):
+    """JSON fallback for numpy scalars and arrays that reach widget attributes."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def widget_values(widget, names: tuple[str, ...]) -> dict:

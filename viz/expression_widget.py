@@ -47,6 +47,7 @@ class ExpressionWidget:
         self.seq_speed = 1.0
         self._random = np.random.RandomState(1234)
         self.browser = FileBrowser("Open expression sequence", (".npz",))
+        self._preset_applies = [True] * len(PRESETS)
 
     # -- model-dependent sizes ----------------------------------------------------------------------------
     def _sync_with_model(self) -> None:
@@ -54,6 +55,7 @@ class ExpressionWidget:
         if model is None or (model.expression_names == self.names and len(self.shape) == model.num_shape):
             return
         self.names, self.named = model.expression_names, model.expressions_named
+        self._preset_applies = [preset_applies(p, self.names, self.named) for p in PRESETS]
         self.values = [float(self.named_values.get(n, 0.0)) if self.named else 0.0 for n in self.names]
         self.shape = (self.shape + [0.0] * model.num_shape)[:model.num_shape]
 
@@ -145,7 +147,7 @@ class ExpressionWidget:
         for i, preset in enumerate(PRESETS):
             if i % 4:
                 imgui.same_line()
-            applies = preset_applies(preset, self.names, self.named)
+            applies = self._preset_applies[i]
             imgui.begin_disabled(not applies)
             if imgui.small_button(preset.name):
                 self.apply_preset(preset.name)

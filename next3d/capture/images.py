@@ -36,13 +36,17 @@ def colorize(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def depth_to_uint8(depth: torch.Tensor, alpha: torch.Tensor | None = None) -> np.ndarray:
-    """(1, h, w) depth -> colour image: near = yellow, far = blue; pixels with alpha < 0.5 are background.
+    """(1, h, w) depth -> colour image: near = yellow, far = blue; pixels with less than half the picture's
+    largest opacity are background (relative, so untrained models with faint density still show depth).
 
     The range is the 1st..99th percentile of the covered pixels, so a few stray samples do not flatten it.
     """
     d = depth.detach().float().reshape(depth.shape[-2:]).cpu().numpy()
-    covered = np.ones_like(d, dtype=bool) if alpha is None else \
-        alpha.detach().float().reshape(alpha.shape[-2:]).cpu().numpy() >= 0.5
+    if alpha is None:
+        covered = np.ones_like(d, dtype=bool)
+    else:
+        a = alpha.detach().float().reshape(alpha.shape[-2:]).cpu().numpy()
+        covered = a >= 0.5 * a.max()
     if not covered.any() or not np.isfinite(d[covered]).any():
         return np.broadcast_to(BACKGROUND, d.shape + (3,)).copy()
     lo, hi = np.percentile(d[covered & np.isfinite(d)], [1, 99])

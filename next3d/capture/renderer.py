@@ -92,7 +92,7 @@ def load_model(spec: str, device: torch.device) -> LoadedModel:
             torch.manual_seed(0)  # the same random model every run
             generator = Next3DGenerator(preset_config(preset), load_default_head())
         source, random_weights = spec, True
-        description = f"{preset} preset, RANDOM WEIGHTS (untrained: no real face expected)"
+        description = f"built-in {preset} model with random weights (untrained)"
     else:
         from next3d.io.checkpoint import read_meta, resolve_checkpoint
 
@@ -119,19 +119,11 @@ def _facts(G, source: str, description: str, preset: str, random_weights: bool) 
     return ModelFacts(
         checkpoint=source, description=description, preset=preset, random_weights=random_weights,
         num_ws=int(G.num_ws), z_dim=int(G.z_dim), w_dim=int(G.w_dim), img_resolution=int(G.img_resolution),
-        neural_res=int(_config_value(G, "neural_rendering_resolution", 0)),
+        neural_res=int(G.config.neural_rendering_resolution),
         head_name=str(head.name), head_hash=str(head.content_hash())[:12],
         expression_names=names if named else tuple(f"pca {i}" for i in range(len(names))),
         expressions_named=named, num_shape=int(head.num_shape),
         shape_names=tuple(str(n) for n in head.shape_names))
-
-
-def _config_value(G, name: str, default):
-    config = getattr(G, "config", None)
-    for holder in (config, getattr(config, "rendering", None)):
-        if holder is not None and hasattr(holder, name):
-            return getattr(holder, name)
-    return default
 
 
 class Renderer:
@@ -144,6 +136,8 @@ class Renderer:
         self._staged_for = None
         self._ws_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
         self._logged_errors: set[str] = set()
+        self._posed = None   # (key, world vertices, world landmarks) of the last overlay
+        self._edges = None   # (head, edges, edge faces) of the last overlay
         self.last_ws: torch.Tensor | None = None
 
     # -- public -------------------------------------------------------------------------------------------
@@ -183,9 +177,8 @@ class Renderer:
         result.model = loaded.facts
         result.load_ms = (time.perf_counter() - t0) * 1e3
         G = loaded.generator
-        staged = self._staged_generator(G)
+        staged = self._staged_generator(G, args.precision)
         staged.enabled = args.stage_cache
-        _set_precision(G, args.precision, device)
 
         t1 = time.perf_counter()
         ws = self._ws(G, loaded.facts, args, device)
@@ -209,12 +202,16 @@ class Renderer:
         result.image = image
         result.display_ms = (time.perf_counter() - t3) * 1e3
 
-    def _staged_generator(self, G):
+    def _staged_generator(self, G, precision: str):
+        """Stage cache around G run at `precision` ('fp32' reference or 'fast'); new model or precision: new cache."""
+        from next3d.networks.inference import InferenceGenerator
         from next3d.networks.staged import StagedGenerator
 
-        if self._staged_for is not G:
-            self._staged, self._staged_for = StagedGenerator(G), G
-            self._ws_cache.clear()
+        model, mode = self._staged_for or (None, None)
+        if model is not G or mode != precision:  # identity, not id(): a freed model's id can be reused
+            if model is not G:
+                self._ws_cache.clear()
+            self._staged, self._staged_for = StagedGenerator(InferenceGenerator(G, precision)), (G, precision)
         return self._staged
 
     def _ws(self, G, facts: ModelFacts, args: RenderArgs, device) -> torch.Tensor:
@@ -286,42 +283,53 @@ class Renderer:
         return HeadParams(**values)
 
     def _options(self, G, args: RenderArgs):
+        """RenderOptions for the camera stage; sample counts are the config's times the multipliers."""
         from next3d.networks.generator import RenderOptions
 
-        samples = _config_value(G, "samples", None) or _config_value(G, "depth_resolution", None)
-        importance = _config_value(G, "importance_samples", None) or \
-            _config_value(G, "depth_resolution_importance", None)
+        rendering = G.config.rendering
         return RenderOptions(
             neural_rendering_resolution=args.neural_res,
-            samples=None if samples is None or args.depth_mult == 1 else max(1, round(samples * args.depth_mult)),
-            importance_samples=None if importance is None or args.depth_importance_mult == 1
-            else max(0, round(importance * args.depth_importance_mult)),
+            samples=max(1, round(rendering.samples * args.depth_mult)),
+            importance_samples=max(1, round(rendering.importance_samples * args.depth_importance_mult)),
             return_intermediates=args.render_type in ("texture", "planes"))
 
     def _overlay(self, G, image: np.ndarray, head_params, c_render, args: RenderArgs) -> np.ndarray:
-        """Project the posed head mesh / landmarks with the rendering camera and draw them on the picture."""
-        head = G.head
-        with torch.no_grad():
-            posed = head(head_params)
-            verts = head.to_world(posed.vertices)
-            lmks = head.to_world(posed.landmarks)
+        """Project the posed head mesh (edges of front-facing triangles) / landmarks with the rendering camera."""
+        key = (G, tuple(args.head_values().items()))
+        if self._posed is None or self._posed[0][0] is not G or self._posed[0][1] != key[1]:
+            with torch.no_grad():
+                self._posed = (key, *G.posed_world_geometry(head_params))  # camera moves reuse the posed mesh
+        _, verts, lmks = self._posed
         cam2world, k = c_render[:, :16].reshape(-1, 4, 4), c_render[:, 16:].reshape(-1, 3, 3)
         image = images.upscale_nearest(image, MIN_OVERLAY_SIZE).copy()
         h, w = image.shape[:2]
         scale = np.array([w, h], dtype=np.float64)
         if args.show_mesh:
-            uv, depth = project(verts, cam2world, k)
+            faces = G.head.faces
+            edges, edge_faces = self._mesh_edges(G.head)
+            v = verts[0]
+            normals = torch.linalg.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]], dim=-1)
+            facing = (((v[faces[:, 0]] - cam2world[0, :3, 3]) * normals).sum(-1) < 0).cpu().numpy()  # CCW outside
+            shown = edges[facing[edge_faces[:, 0]] | facing[edge_faces[:, 1]]]
+            uv, _ = project(verts, cam2world, k)
             uv = uv[0].cpu().double().numpy() * scale
-            faces = head.faces.cpu().numpy()
-            edges = np.unique(np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1),
-                              axis=0)
-            front = depth[0].cpu().numpy() > 0
-            edges = edges[front[edges[:, 0]] & front[edges[:, 1]]]
-            images.draw_segments(image, uv[edges[:, 0]], uv[edges[:, 1]], (90, 220, 255), alpha=0.45)
+            images.draw_segments(image, uv[shown[:, 0]], uv[shown[:, 1]], (90, 220, 255), alpha=0.45)
         if args.show_landmarks:
             uv, _ = project(lmks, cam2world, k)
             images.draw_points(image, uv[0].cpu().double().numpy() * scale, (255, 70, 60), radius=max(1, w // 256))
         return image
+
+    def _mesh_edges(self, head) -> tuple[np.ndarray, np.ndarray]:
+        """Unique edges (E, 2) of the head mesh and the (up to two) faces sharing each edge (E, 2)."""
+        if self._edges is None or self._edges[0] is not head:
+            faces = head.faces.cpu().numpy()
+            pairs = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+            owner = np.tile(np.arange(len(faces)), 3)
+            edges, first, inverse = np.unique(pairs, axis=0, return_index=True, return_inverse=True)
+            edge_faces = np.stack([owner[first], owner[first]], axis=1)
+            edge_faces[inverse.ravel(), 1] = owner  # the last face seen per edge (the other side, if any)
+            self._edges = (head, edges, edge_faces)
+        return self._edges[1], self._edges[2]
 
     def _describe(self, exc: Exception, args: RenderArgs) -> str:
         if isinstance(exc, Next3DError):
@@ -353,18 +361,6 @@ def _is_oom(exc: BaseException) -> bool:
 def _label(yaw, pitch, radius, roll, fov_deg, pivot, device) -> torch.Tensor:
     pose = orbit_pose(yaw, pitch, radius, tuple(pivot), roll)
     return make_label(pose, intrinsics(fov_to_focal(fov_deg), batch=1)).to(device)
-
-
-def _set_precision(G, precision: str, device) -> None:
-    """'fp32': every block in float32; 'fast': the model's reduced-precision blocks (fp16 on CUDA, bf16 on CPU)."""
-    from next3d.networks.precision import set_reduced_precision
-
-    force = precision == "fp32"
-    for module in G.modules():
-        if hasattr(module, "force_fp32"):
-            module.force_fp32 = force
-    if not force:
-        set_reduced_precision(G, torch.float16 if device.type == "cuda" else torch.bfloat16)
 
 
 def _picture(out, render_type: str) -> np.ndarray:

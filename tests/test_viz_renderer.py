@@ -1,0 +1,124 @@
+"""RenderArgs -> picture with the real generator (tiny preset, random weights), as the GUI and CLI use it."""
+
+import numpy as np
+import pytest
+import torch
+
+from next3d.capture.latents import z_from_seed
+from next3d.capture.render_args import BUILTIN_TINY, RenderArgs
+from next3d.capture.renderer import Renderer
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return Renderer(device="cpu")
+
+
+def _image(renderer, **changes):
+    result = renderer.render(RenderArgs(**changes))
+    assert result.error == "", result.error
+    return result
+
+
+def test_model_facts_describe_the_random_tiny_model(renderer):
+    result = _image(renderer)
+    facts = result.model
+    assert facts.random_weights and facts.checkpoint == BUILTIN_TINY and facts.preset == "tiny"
+    assert facts.expressions_named and len(facts.expression_names) == 52 and "jawOpen" in facts.expression_names
+    assert result.image.shape == (facts.img_resolution, facts.img_resolution, 3) and result.image.dtype == np.uint8
+
+
+def test_only_the_stages_whose_inputs_changed_run_again(renderer):
+    _image(renderer, latent_x=2.0)
+    assert _image(renderer, latent_x=2.0, yaw=0.3).stages_ran == ("camera",)
+    assert _image(renderer, latent_x=2.0, yaw=0.3, jaw=(0.3, 0.0, 0.0)).stages_ran == ("head", "camera")
+    assert _image(renderer, latent_x=3.0, yaw=0.3, jaw=(0.3, 0.0, 0.0)).stages_ran == ("latent", "head", "camera")
+
+
+def test_cached_and_uncached_frames_are_identical(renderer):
+    _image(renderer, latent_x=4.0)
+    cached = _image(renderer, latent_x=4.0, pitch=0.2)
+    full = _image(renderer, latent_x=4.0, pitch=0.2, stage_cache=False)
+    assert full.stages_ran == ("latent", "head", "camera")
+    assert np.array_equal(cached.image, full.image)
+
+
+def test_seed_walk_blends_neighbouring_seeds_in_w(renderer):
+    renderer.render(RenderArgs(latent_x=5.0))
+    w5 = renderer.last_ws.clone()
+    renderer.render(RenderArgs(latent_x=6.0))
+    w6 = renderer.last_ws.clone()
+    renderer.render(RenderArgs(latent_x=5.25))
+    assert torch.allclose(renderer.last_ws, 0.75 * w5 + 0.25 * w6, atol=1e-5)
+
+
+def test_truncation_to_zero_makes_every_seed_the_average_head(renderer):
+    a = _image(renderer, latent_x=1.0, psi=0.0).image
+    b = _image(renderer, latent_x=9.0, psi=0.0).image
+    c = _image(renderer, latent_x=9.0, psi=1.0).image
+    assert np.array_equal(a, b) and not np.array_equal(b, c)
+
+
+def test_style_mixing_takes_the_chosen_rows_from_the_other_seed(renderer):
+    renderer.render(RenderArgs(latent_x=7.0))
+    w7 = renderer.last_ws.clone()
+    renderer.render(RenderArgs(latent_x=1.0))
+    w1 = renderer.last_ws.clone()
+    _image(renderer, latent_x=1.0, mix_seed=7, mix_start=2, mix_stop=5)
+    mixed = renderer.last_ws
+    assert torch.equal(mixed[:, 2:5], w7[:, 2:5]) and torch.equal(mixed[:, :2], w1[:, :2])
+    assert torch.equal(mixed[:, 5:], w1[:, 5:])
+
+
+def test_a_saved_latent_replaces_the_seed(renderer, tmp_path):
+    np.savez(tmp_path / "z.npz", z=z_from_seed(11, 512))
+    assert np.array_equal(_image(renderer, latent_file=str(tmp_path / "z.npz")).image,
+                          _image(renderer, latent_x=11.0).image)
+    np.savez(tmp_path / "w.npz", w=np.zeros((3, 512), np.float32))
+    assert "'w' has shape (3, 512)" in renderer.render(RenderArgs(latent_file=str(tmp_path / "w.npz"))).error
+
+
+@pytest.mark.parametrize("render_type, shape", [("raw", (32, 32, 3)), ("depth", (32, 32, 3)), ("alpha", (32, 32, 3)),
+                                                ("texture", (64, 64, 3)), ("planes", (64, 192, 3))])
+def test_every_render_type_gives_a_picture(renderer, render_type, shape):
+    image = _image(renderer, render_type=render_type).image
+    assert image.shape == shape and image.dtype == np.uint8
+    if render_type == "alpha":
+        assert np.all(image[..., 0] == image[..., 1])  # grey
+
+
+def test_neural_resolution_and_sample_multipliers_reach_the_generator(renderer):
+    assert _image(renderer, render_type="raw", neural_res=16).image.shape == (16, 16, 3)
+    coarse = _image(renderer, render_type="depth", depth_mult=0.5, depth_importance_mult=0.5).image
+    assert not np.array_equal(coarse, _image(renderer, render_type="depth").image)
+
+
+def test_mesh_and_landmark_overlays_are_drawn_where_the_head_is(renderer):
+    plain = _image(renderer).image
+    drawn = _image(renderer, show_mesh=True, show_landmarks=True).image
+    assert drawn.shape == (256, 256, 3)  # small renders are enlarged before drawing
+    landmark_red = (drawn[..., 0] == 255) & (drawn[..., 1] == 70) & (drawn[..., 2] == 60)
+    assert landmark_red.sum() >= 26  # 26 landmarks, at least a pixel each
+    ys, xs = np.nonzero(landmark_red)
+    assert 0.3 < xs.mean() / 256 < 0.7 and 0.3 < ys.mean() / 256 < 0.8  # on the face, frontal camera
+    changed = np.abs(drawn[::4, ::4].astype(int) - plain.astype(int)).sum(-1) > 30
+    assert 0.05 < changed.mean() < 0.9  # the wireframe covers the head, not the whole picture
+
+
+def test_fast_precision_stays_close_to_fp32(renderer):
+    reference = _image(renderer, latent_x=2.0).image.astype(int)
+    fast = _image(renderer, latent_x=2.0, precision="fast").image.astype(int)
+    assert np.abs(fast - reference).mean() < 3.0
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(expression=(0.1,) * 60), "expression: 60 values given, head model 'next3d-default' has 52"),
+    (dict(yaw=float("nan")), "yaw must be a finite number"),
+    (dict(checkpoint="/nonexistent/x.safetensors"), "no such checkpoint file"),
+    (dict(checkpoint="builtin:huge"), "unknown built-in model"),
+    (dict(mix_seed=3, mix_start=0, mix_stop=99), "the model has 20 w rows"),
+])
+def test_bad_args_become_one_line_errors_not_exceptions(renderer, changes, message):
+    result = renderer.render(RenderArgs(**changes), stamp=7)
+    assert message in result.error and "\n" not in result.error
+    assert result.image is None and result.stamp == 7
