@@ -72,6 +72,8 @@ REGION_NAMES = ("face", "scalp", "neck", "ear", "eye_left", "eye_right", "teeth"
 HELPER_GROUPS = {"eye_left": ("helper-l-eye",), "eye_right": ("helper-r-eye",),
                  "teeth": ("helper-upper-teeth", "helper-lower-teeth"), "tongue": ("helper-tongue",)}
 
+# Masked (face, lips, eyelids, eyes, mouth interior) UV charts are packed this much larger than the rest.
+MASKED_UV_SCALE = 2.5
 # Where the neck is cut (decimetres, MakeHuman frame): keep y > NECK_CUT_Y - NECK_CUT_TILT * (z - 0.2),
 # a plane just above the shoulders, lower at the throat than at the nape.
 NECK_CUT_Y = 5.78
@@ -358,20 +360,28 @@ def fit_joint_regressor(source: Source, used: np.ndarray, candidates: list[np.nd
 # UVs
 
 
-def repack_uvs(uvs: np.ndarray, uv_faces: np.ndarray, face_group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def repack_uvs(uvs: np.ndarray, uv_faces: np.ndarray, face_group: np.ndarray, emphasis: np.ndarray,
+               emphasis_scale: float = MASKED_UV_SCALE) -> tuple[np.ndarray, np.ndarray]:
     """Keep MakeHuman's UV charts (face turned upright) and let xatlas pack them to fill the unit square.
 
-    Groups (skin, eyeballs, teeth, tongue) are moved apart first so that their overlapping source layouts
-    stay separate charts, and the layout is scaled up so xatlas does not treat tiny triangles as degenerate.
+    Charts are cut along the face/eye mask boundary and the masked ones (`emphasis`, per triangle) are
+    scaled up by `emphasis_scale` before packing: only masked texels ever reach the tri-planes (alpha is
+    the mask), so they get most of the texture's resolution. Groups (skin, eyeballs, teeth, tongue, and
+    masked vs unmasked) are moved apart first so that their overlapping source layouts stay separate
+    charts, and the layout is scaled up so xatlas does not treat tiny triangles as degenerate.
     """
     import xatlas
 
-    used, inverse = np.unique(uv_faces.reshape(-1), return_inverse=True)
+    emphasis = emphasis.astype(np.int64)
+    keyed = uv_faces * 2 + emphasis[:, None]  # a UV vertex on the mask boundary becomes two (a seam)
+    used, inverse = np.unique(keyed.reshape(-1), return_inverse=True)
     inverse = inverse.reshape(-1, 3)
-    local = uvs[used]
+    local = uvs[used // 2]
     local = np.stack([local[:, 1], -local[:, 0]], axis=1)  # MakeHuman's face chart lies sideways: turn upright
-    for k, group in enumerate(np.unique(face_group)):
-        local[np.unique(inverse[face_group == group])] += [2.0 * k, 0.0]
+    local[used % 2 == 1] *= emphasis_scale
+    group_of_face = face_group * 2 + emphasis
+    for k, group in enumerate(np.unique(group_of_face)):
+        local[np.unique(inverse[group_of_face == group])] += [2.0 * emphasis_scale * k, 0.0]
     atlas = xatlas.Atlas()
     atlas.add_uv_mesh((local * 1000.0).astype(np.float32), inverse.astype(np.uint32))
     pack_options = xatlas.PackOptions()
@@ -450,23 +460,18 @@ def find_landmarks(faces: np.ndarray, skin_faces: np.ndarray, lip_faces: np.ndar
 
 def place_in_world(eye_left: np.ndarray, eye_right: np.ndarray, mouth_left: np.ndarray,
                    mouth_right: np.ndarray) -> np.ndarray:
-    """world_shift (3,), metres: the EG3D default camera sees the head framed like an FFHQ-aligned crop.
+    """world_shift (3,), metres: the face centre sits at the EG3D cameras' look-at pivot (0, 0, 0.2).
 
-    FFHQ's alignment crops a square centred at eye midpoint + 0.1 * (eye midpoint -> mouth midpoint) with
-    side 2 * max(2 |eye-to-eye|, 1.8 |eye-to-mouth|). The shift puts that centre on the default camera's
-    optical axis, at the distance where the crop spans exactly the image width.
+    The face centre is FFHQ's alignment centre, eye midpoint + 0.1 * (eye midpoint -> mouth midpoint). EG3D
+    cameras orbit the origin and look at the pivot, so a face centred there stays centred in the image at
+    every yaw and pitch, as FFHQ faces do; at world scale 2.5 the frontal view then frames it like an
+    EG3D-aligned crop.
     """
-    from next3d.render.camera import DEFAULT_FOCAL, DEFAULT_PIVOT, DEFAULT_RADIUS
+    from next3d.render.camera import DEFAULT_PIVOT
 
     eye_mid = (eye_left + eye_right) / 2
-    eye_to_mouth = (mouth_left + mouth_right) / 2 - eye_mid
-    centre = eye_mid + 0.1 * eye_to_mouth
-    side = 2 * max(2.0 * np.linalg.norm(eye_left - eye_right), 1.8 * np.linalg.norm(eye_to_mouth)) * WORLD_SCALE
-    camera = np.array([0.0, 0.0, DEFAULT_RADIUS])
-    axis = np.array(DEFAULT_PIVOT) - camera
-    axis /= np.linalg.norm(axis)
-    distance = side * DEFAULT_FOCAL  # depth at which `side` world units span the normalized image width
-    return (camera + axis * distance) / WORLD_SCALE - centre
+    centre = eye_mid + 0.1 * ((mouth_left + mouth_right) / 2 - eye_mid)
+    return np.array(DEFAULT_PIVOT) / WORLD_SCALE - centre
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -556,8 +561,8 @@ def build(data_dir: Path):
         faces, src_uv_faces = faces[:, [0, 2, 1]], src_uv_faces[:, [0, 2, 1]]
 
     # UVs and the UV face/eye mask (face skin, lips, eyelids, eyeballs, mouth interior)
-    uvs, uv_faces = repack_uvs(source.uvs, src_uv_faces, tri_region)
     mask_on = (skin_tri & (quad_flags["face"] | quad_flags["lips"] | quad_flags["eyelids"])) | ~skin_tri
+    uvs, uv_faces = repack_uvs(source.uvs, src_uv_faces, tri_region, mask_on)
     uv_mask = rasterize_uv_mask(uvs, uv_faces, mask_on, size=UV_MASK_SIZE)
 
     # landmarks
