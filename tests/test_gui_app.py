@@ -133,3 +133,41 @@ def test_render_types_and_overlays_all_draw_something(app):
     app.render_until_idle()
     assert app.error == ""
     app.render_type.show_mesh = app.render_type.show_landmarks = False
+
+
+def test_dropped_sequence_plays_in_a_loop_and_records(app, tmp_path):
+    from next3d.capture.sequence import save_head_sequence
+
+    jaw = np.zeros((4, 3))
+    jaw[:, 0] = [0.0, 0.15, 0.3, 0.45]
+    save_head_sequence(tmp_path / "talk.npz", {"jaw": jaw}, fps=30)
+    app._on_drop(None, [str(tmp_path / "talk.npz")])  # what glfw calls on drag-and-drop
+    assert app.expression.playing and len(app.expression.sequence) == 4
+    seen = set()
+    for _ in range(40):
+        app.step()
+        seen.add(round(app.args.jaw[0], 3))
+    assert seen <= {0.0, 0.15, 0.3, 0.45} and len(seen) >= 3  # frames of the file, advancing (and looping)
+    job = app.capture.record_expression(tmp_path / "talk.mp4")
+    while not job.finished:
+        app.step()
+    assert job.error == ""
+    frames, fps = read_mp4(tmp_path / "talk.mp4")
+    assert frames.shape[0] == 4 and fps == pytest.approx(30)
+    app.expression.playing, app.expression.seq_time = False, 0.0
+    app.step()
+    assert app.args.jaw == (0.0, 0.0, 0.0)  # stopped: the sliders' values again
+
+
+def test_dropping_a_state_file_restores_the_view(app, tmp_path):
+    from next3d.capture.render_args import RenderArgs
+    from next3d.capture.state import save_state
+
+    save_state(tmp_path / "view.npz", RenderArgs(latent_x=8.0, yaw=-0.25, fov_deg=25.0))
+    app._on_drop(None, [str(tmp_path / "view.npz")])
+    app.step()
+    assert app.args.latent_x == 8.0 and app.args.yaw == pytest.approx(-0.25, abs=1e-5)
+    assert app.args.fov_deg == pytest.approx(25.0, abs=1e-4)
+    app._on_drop(None, [str(tmp_path / "notes.txt")])
+    app.step()  # an unknown file type is a message on the canvas, nothing else
+    assert app.args.latent_x == 8.0
