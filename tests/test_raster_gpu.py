@@ -45,13 +45,14 @@ def test_cuda_backend_builds_and_is_chosen_automatically():
     assert rasterize(clip.cuda(), faces.cuda(), 16).backend == "cuda"
 
 
-@pytest.mark.parametrize("n_faces, batch, res, size", [
-    (1, 1, (16, 16), 0.5), (50, 2, (64, 48), 0.3), (500, 3, (100, 160), 0.2), (5000, 2, (256, 256), 0.05),
-    (2000, 1, (37, 511), 0.1), (40, 2, (128, 96), 1.5),  # the last: huge faces (block-per-face pass)
+@pytest.mark.parametrize("n_faces, batch, res, size, spread, seed", [
+    (1, 1, (16, 16), 1.0, 0.3, 2),  # one large, centred triangle (covers ~14% of the view)
+    (50, 2, (64, 48), 0.3, 1.2, 50), (500, 3, (100, 160), 0.2, 1.2, 500), (5000, 2, (256, 256), 0.05, 1.2, 5000),
+    (2000, 1, (37, 511), 0.1, 1.2, 2000), (40, 2, (128, 96), 1.5, 1.2, 40),  # the last: huge faces
 ])
-def test_random_soups_agree(n_faces, batch, res, size):
-    gen = torch.Generator().manual_seed(n_faces)
-    clip, faces = random_soup(n_faces, batch, size=size, generator=gen)
+def test_random_soups_agree(n_faces, batch, res, size, spread, seed):
+    gen = torch.Generator().manual_seed(seed)
+    clip, faces = random_soup(n_faces, batch, spread=spread, size=size, generator=gen)
     assert_agree(*both(clip, faces, res))
 
 
