@@ -76,3 +76,11 @@ def test_mirror_label_reflects_projection():
 def test_bad_labels_are_refused_with_a_clear_message(bad, msg):
     with pytest.raises(BadInputError, match=msg):
         camera.split_label(bad, where="cameras.json entry 3")
+
+
+@pytest.mark.gpu
+def test_label_helpers_keep_tensors_on_the_gpu():
+    label = camera.make_label(camera.orbit_pose(0.3, 0.1)).cuda()
+    pose, k = camera.split_label(label)
+    assert pose.is_cuda and k.is_cuda
+    assert camera.mirror_label(label).is_cuda

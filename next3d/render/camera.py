@@ -101,7 +101,7 @@ def split_label(label: torch.Tensor, where: str = "camera label") -> tuple[torch
 
 def validate_label(label, where: str = "camera label") -> torch.Tensor:
     """Check a label batch: 25 finite floats each, a rotation part that is orthonormal, focal > 0."""
-    label = torch.as_tensor(label, dtype=torch.float32)
+    label = torch.as_tensor(label, dtype=torch.float32)  # keeps the caller's device
     if label.ndim == 1:
         label = label[None]
     if label.ndim != 2 or label.shape[1] != LABEL_DIM:
@@ -110,7 +110,7 @@ def validate_label(label, where: str = "camera label") -> torch.Tensor:
     if not torch.isfinite(label).all():
         raise BadInputError(f"{where}: contains NaN or Inf")
     rot = label[:, :16].reshape(-1, 4, 4)[:, :3, :3]
-    err = (rot.transpose(1, 2) @ rot - torch.eye(3)).abs().amax()
+    err = (rot.transpose(1, 2) @ rot - torch.eye(3, device=label.device)).abs().amax()
     if err > 1e-3:
         raise BadInputError(f"{where}: the 3x3 rotation of the cam-to-world matrix is not orthonormal "
                             f"(error {err:.3g}); labels are EG3D cam-to-world, OpenCV axes")
@@ -147,9 +147,8 @@ def mirror_label(label: torch.Tensor) -> torch.Tensor:
     The image is flipped left-right, so the camera x axis is flipped too (keeps a proper rotation).
     """
     cam2world, k = split_label(label)
-    flip_world = torch.diag(torch.tensor([-1.0, 1.0, 1.0, 1.0]))
-    flip_cam = torch.diag(torch.tensor([-1.0, 1.0, 1.0, 1.0]))
-    mirrored = flip_world @ cam2world @ flip_cam
+    flip = torch.diag(torch.tensor([-1.0, 1.0, 1.0, 1.0], device=cam2world.device))
+    mirrored = flip @ cam2world @ flip  # reflect the world in x = 0, and the camera's x axis with it
     k = k.clone()
     k[:, 0, 2] = 1.0 - k[:, 0, 2]
     return make_label(mirrored, k)
