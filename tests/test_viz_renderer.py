@@ -122,3 +122,39 @@ def test_bad_args_become_one_line_errors_not_exceptions(renderer, changes, messa
     result = renderer.render(RenderArgs(**changes), stamp=7)
     assert message in result.error and "\n" not in result.error
     assert result.image is None and result.stamp == 7
+
+
+def _save_tiny(path, seed):
+    from next3d.head import load_default_head
+    from next3d.io.generator_file import save_generator
+    from next3d.networks.generator import Next3DGenerator
+    from next3d.networks.presets import preset_config
+
+    torch.manual_seed(seed)
+    save_generator(path, Next3DGenerator(preset_config("tiny"), load_default_head()), training={"kimg": seed})
+
+
+def test_a_run_directory_opens_its_latest_snapshot(tmp_path):
+    run = tmp_path / "run"
+    _save_tiny(run / "snapshot-000004.safetensors", 4)
+    _save_tiny(run / "snapshot-000008.safetensors", 8)
+    renderer = Renderer(device="cpu")
+    from_run = _image(renderer, checkpoint=str(run))
+    assert from_run.model.checkpoint.endswith("snapshot-000008.safetensors") and not from_run.model.random_weights
+    assert "8 kimg" in from_run.model.description
+    latest = _image(renderer, checkpoint=str(run / "snapshot-000008.safetensors")).image
+    older = _image(renderer, checkpoint=str(run / "snapshot-000004.safetensors")).image
+    assert np.array_equal(from_run.image, latest) and not np.array_equal(latest, older)
+
+
+def test_a_checkpoint_for_another_architecture_is_named_not_crashed(tmp_path):
+    from next3d.io.checkpoint import load_checkpoint, save_checkpoint
+
+    _save_tiny(tmp_path / "g.safetensors", 1)
+    ckpt = load_checkpoint(tmp_path / "g.safetensors")
+    state = dict(ckpt.tensors["G_ema"])
+    key = next(k for k, v in state.items() if v.ndim == 2)
+    state[key] = torch.zeros(3, 3)
+    save_checkpoint(tmp_path / "bad.safetensors", {"G_ema": state}, ckpt.meta)
+    result = Renderer(device="cpu").render(RenderArgs(checkpoint=str(tmp_path / "bad.safetensors")))
+    assert "weights do not fit the architecture" in result.error and key in result.error

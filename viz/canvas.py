@@ -98,7 +98,7 @@ class Canvas:
         x, y = origin.x + pad, origin.y + pad
         model = app.model
         if model is not None and model.random_weights:
-            text = f"RANDOM WEIGHTS ({model.description}): no real face expected; load a trained checkpoint"
+            text = f"RANDOM WEIGHTS: untrained {model.preset} model, no real face expected. Load a trained checkpoint."
             size = imgui.calc_text_size(text)
             draw.add_rect_filled((x - pad / 2, y - pad / 4), (x + size.x + pad / 2, y + size.y + pad / 4),
                                  _u32(BANNER_RGBA), em * 0.2)

@@ -92,7 +92,7 @@ def load_model(spec: str, device: torch.device) -> LoadedModel:
             torch.manual_seed(0)  # the same random model every run
             generator = Next3DGenerator(preset_config(preset), load_default_head())
         source, random_weights = spec, True
-        description = f"built-in {preset} model with random weights (untrained)"
+        description = f"built-in {preset} model, random weights (untrained)"
     else:
         from next3d.io.checkpoint import read_meta, resolve_checkpoint
 
@@ -100,7 +100,7 @@ def load_model(spec: str, device: torch.device) -> LoadedModel:
         meta = read_meta(path)  # a broken or foreign file is named here, before any weights are read
         if meta.get("kind") == "prior":
             raise BadInputError(f"{path}: a diffusion prior checkpoint, not a generator")
-        from next3d.io.checkpoint import load_generator
+        from next3d.io.generator_file import load_generator
 
         generator = load_generator(path, device="cpu")
         preset = str(meta.get("generator_config", {}).get("preset", meta.get("preset", "")))
