@@ -1,7 +1,7 @@
 """Next3D Studio: `python visualizer.py [CHECKPOINT]` opens a window that renders heads live.
 
 CHECKPOINT is a .safetensors file, a training run directory (its latest snapshot) or `builtin:tiny-random`;
-without it the last session's model opens, else the embedded default. No display? Use
+without it the embedded default model opens (the Checkpoint panel lists recent ones). No display? Use
 `xvfb-run -a python visualizer.py`, or the headless commands `python -m next3d render|video`.
 """
 

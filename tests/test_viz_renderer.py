@@ -158,3 +158,29 @@ def test_a_checkpoint_for_another_architecture_is_named_not_crashed(tmp_path):
     save_checkpoint(tmp_path / "bad.safetensors", {"G_ema": state}, ckpt.meta)
     result = Renderer(device="cpu").render(RenderArgs(checkpoint=str(tmp_path / "bad.safetensors")))
     assert "weights do not fit the architecture" in result.error and key in result.error
+
+
+@pytest.mark.parametrize("exc, message", [
+    (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "out of memory: lower the neural"),
+    (RuntimeError("The size of tensor a (52) must match the size of tensor b (50) at non-singleton dimension 1 "
+                  "(shape [1, 52])"), "shape mismatch: The size of tensor a (52)"),
+    (ZeroDivisionError("division by zero"), "ZeroDivisionError: division by zero"),
+])
+def test_failures_inside_the_model_become_one_line_errors(monkeypatch, exc, message):
+    renderer = Renderer(device="cpu")
+
+    def fail(result, args):
+        raise exc
+
+    monkeypatch.setattr(renderer, "_render_into", fail)  # stands in for a failure deep inside the generator
+    result = renderer.render(RenderArgs())
+    assert result.error.startswith(message) and "\n" not in result.error and result.image is None
+
+
+def test_the_embedded_default_opens_when_shipped_else_the_labelled_random_model(monkeypatch, tmp_path):
+    from next3d.capture import renderer as renderer_module
+
+    monkeypatch.setattr(renderer_module, "DEFAULT_CHECKPOINT", tmp_path / "next3d_default.safetensors")
+    assert renderer_module.default_checkpoint() == BUILTIN_TINY
+    _save_tiny(tmp_path / "next3d_default.safetensors", 3)
+    assert renderer_module.default_checkpoint() == str(tmp_path / "next3d_default.safetensors")

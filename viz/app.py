@@ -42,7 +42,7 @@ HISTORY = 240  # frames of timing history for the performance plots
 
 @dataclass
 class AppOptions:
-    checkpoint: str | None = None          # None: the last one used, else the embedded default
+    checkpoint: str | None = None          # None: the embedded default (recent ones are one click away)
     config_dir: Path = field(default_factory=user_config_dir)
     use_process: bool | None = None        # None: the saved choice (default: worker process)
     vsync: bool | None = None
@@ -85,7 +85,7 @@ class App:
                                       use_process=bool(self._choice("use_process", True)))
         self.texture = Texture()
         self.pane_width = 0.0
-        self.checkpoint = CheckpointWidget(self, self.options.checkpoint or self._saved_checkpoint())
+        self.checkpoint = CheckpointWidget(self, self.options.checkpoint or default_checkpoint())
         self.latent = LatentWidget(self)
         self.camera = CameraWidget(self)
         self.expression = ExpressionWidget(self)
@@ -116,10 +116,6 @@ class App:
             return functools.partial(make_renderer, self.options.device)
         return functools.partial(make_renderer, self.options.device, self.models)
 
-    def _saved_checkpoint(self) -> str:
-        last = self.saved.get("checkpoint")
-        return last if isinstance(last, str) and last else default_checkpoint()
-
     def _restore_widgets(self) -> None:
         values = self.saved.get("widgets", {})
         headers = self.saved.get("open_headers", {})
@@ -132,7 +128,6 @@ class App:
     def save_state(self) -> None:
         """Write window geometry, recent checkpoints and widget values to the config dir (atomically)."""
         doc = {
-            "checkpoint": self.checkpoint.path,
             "window": {"size": list(self.window.window_size), "pos": list(self.window.window_pos)},
             "widgets": {w.title: w.persisted() for w in self.widgets},
             "open_headers": dict(self.open_headers),
