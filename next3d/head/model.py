@@ -75,9 +75,12 @@ class HeadModel(torch.nn.Module):
         return len(self.landmark_names)
 
     # -- forward ----------------------------------------------------------------------------------------
-    def forward(self, params: HeadParams) -> HeadOutput:
-        """Pose the head: blend shapes -> joints -> Rodrigues -> correctives -> chained transforms -> blend."""
-        params.validate(self)
+    def forward(self, params: HeadParams, check_values: bool = True) -> HeadOutput:
+        """Pose the head: blend shapes -> joints -> Rodrigues -> correctives -> chained transforms -> blend.
+
+        `check_values=False` skips the NaN/Inf check (a device sync) for callers that validated already.
+        """
+        params.validate(self, check_values=check_values)
         dtype = self.v_template.dtype
         p = params.to(device=self.v_template.device, dtype=dtype)
         batch = p.batch_size

@@ -101,8 +101,9 @@ class HeadParams:
                                                         device=self.translation.device),
         )
 
-    def validate(self, head: HeadModel, where: str = "head params") -> None:
-        """Check every field's shape (one batch size, the head's S and E), dtype and finiteness."""
+    def validate(self, head: HeadModel, where: str = "head params", check_values: bool = True) -> None:
+        """Check every field's shape (one batch size, the head's S and E), dtype and, unless `check_values` is
+        False, finiteness (a device sync: skipped on hot paths such as CUDA-graph capture)."""
         sizes = sizes_for(head)
         batch = None
         for name in FIELDS:
@@ -120,7 +121,8 @@ class HeadParams:
             if not value.is_floating_point():
                 raise BadInputError(f"{where}: {name} has dtype {value.dtype}, expected floating point")
             batch = int(value.shape[0])
-        if not bool(torch.isfinite(torch.cat([getattr(self, n).detach().float() for n in FIELDS], 1)).all()):
+        if check_values and not bool(torch.isfinite(torch.cat([getattr(self, n).detach().float() for n in FIELDS],
+                                                               1)).all()):
             bad = next(n for n in FIELDS if not torch.isfinite(getattr(self, n)).all())  # one sync when all is well
             raise BadInputError(f"{where}: {bad} contains NaN or Inf")
 
