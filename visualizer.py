@@ -27,8 +27,12 @@ NO_GL_HINT = ("install OpenGL (e.g. `apt install libgl1 libegl1` or Mesa), or ru
 @click.option("--fresh", is_flag=True, help="Ignore the saved layout and widget values of the last session.")
 @click.option("--config-dir", type=click.Path(file_okay=False), default=None,
               help="Where layout and state are kept (default ~/.config/next3d-studio).")
+@click.option("--frames", type=int, default=None,
+              help="Quit after this many frames once the first picture is shown (scripted runs, smoke tests).")
+@click.option("--screenshot", type=click.Path(dir_okay=False), default=None,
+              help="With --frames: save the whole window as PNG before quitting.")
 @click.option("--debug", is_flag=True, help="Verbose logging.")
-def main(checkpoint, device, worker, fresh, config_dir, debug) -> None:
+def main(checkpoint, device, worker, fresh, config_dir, frames, screenshot, debug) -> None:
     """Open the Next3D Studio visualizer."""
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("OpenGL").setLevel(logging.WARNING)
@@ -50,7 +54,16 @@ def main(checkpoint, device, worker, fresh, config_dir, debug) -> None:
     except DisplayUnavailableError as exc:
         raise SystemExit(f"error: {exc}")
     try:
-        app.run()
+        if frames is None:
+            app.run()
+        else:
+            app.render_until_idle(max_frames=1_000_000, timeout_s=600)
+            app.run(max_frames=app.frame_index + frames)
+            if screenshot:
+                from next3d.capture.jobs import save_png
+
+                save_png(screenshot, app.screenshot())
+                click.echo(f"saved {screenshot}")
     finally:
         app.close()
 

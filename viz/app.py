@@ -205,10 +205,10 @@ class App:
             self.texture.upload(result.image)
         self.checkpoint.on_result(result)
 
-    def run(self) -> None:
-        """The interactive loop: frames until the window closes, at most `fps_limit` per second."""
+    def run(self, max_frames: int | None = None) -> None:
+        """The interactive loop: frames until the window closes (or `max_frames`), at most `fps_limit` per second."""
         try:
-            while not self.window.should_close():
+            while not self.window.should_close() and (max_frames is None or self.frame_index < max_frames):
                 frame_start = time.perf_counter()
                 self.step()
                 budget = 1.0 / max(1, self.fps_limit) - (time.perf_counter() - frame_start)
