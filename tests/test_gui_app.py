@@ -41,6 +41,7 @@ def _shown_picture(app) -> np.ndarray:
 def test_canvas_shows_the_rendered_head(app):
     assert app.error == "" and app.image_result is not None
     assert app.model.random_weights and app.model.expressions_named  # tiny built-in: 52 named expressions
+    assert app.checkpoint.recent[0] == "builtin:tiny-random"  # a model that rendered joins the recent list
     shown = _shown_picture(app)
     assert canvas_pixels(app).shape[0] >= 3 * app.model.img_resolution  # enlarged to fill the canvas
     assert np.abs(shown - app.image_result.image.astype(np.int16)).mean() < 2.0  # the canvas is the render

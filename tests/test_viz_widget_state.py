@@ -53,3 +53,18 @@ def test_every_preset_moves_the_built_in_head():
     for preset in PRESETS[1:]:
         values, matched = preset_values(preset, names, named=True)
         assert matched == len(preset.weights), preset.name  # every key names one of its 52 blendshapes
+
+
+def test_file_browser_lists_folders_first_and_filters_by_suffix(tmp_path):
+    from gui_utils.file_browser import FileBrowser
+
+    (tmp_path / "runs").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    for name in ("b.safetensors", "A.safetensors", "notes.txt"):
+        (tmp_path / name).write_text("x")
+    browser = FileBrowser("Open checkpoint", (".safetensors",), pick_folders=True)
+    browser.open(tmp_path / "A.safetensors")
+    assert browser.folder == tmp_path
+    assert [label for label, _, _ in browser._entries] == ["runs/", "A.safetensors", "b.safetensors"]
+    browser.open(tmp_path / "missing" / "deeper")
+    assert browser.folder.is_dir()  # a vanished folder falls back to something that exists
