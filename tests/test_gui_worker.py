@@ -20,9 +20,13 @@ def test_worker_process_renders_while_the_gui_keeps_drawing(tmp_path):
         assert app.renderer.pending  # submitted, not waited for
         app.render_until_idle()
         assert app.image_result.args.yaw == pytest.approx(0.4)
-        app.renderer.set_use_process(False)  # the Performance panel's switch
+        app.renderer.set_use_process(False)  # the Performance panel's switch, both ways
         app.camera.yaw = -0.4
         app.render_until_idle()
         assert app.error == "" and app.image_result.args.yaw == pytest.approx(-0.4)
+        app.renderer.set_use_process(True)
+        app.camera.yaw = 0.1
+        app.render_until_idle(timeout_s=300)
+        assert app.error == "" and app.image_result.args.yaw == pytest.approx(0.1)
     finally:
         app.close()

@@ -81,7 +81,9 @@ class App:
         self.render_ms: deque[float] = deque(maxlen=HISTORY)
         self.fps_limit = 60
         self.models = ModelCache()
-        self.renderer = AsyncRenderer(self._renderer_factory(bool(self._choice("use_process", True))),
+        # In a worker process the cache arrives empty (ModelCache pickles without its models); in a thread the
+        # live renderer and capture jobs share the loaded model.
+        self.renderer = AsyncRenderer(functools.partial(make_renderer, self.options.device, self.models),
                                       use_process=bool(self._choice("use_process", True)))
         self.texture = Texture()
         self.pane_width = 0.0
@@ -110,11 +112,6 @@ class App:
         value = self.saved.get("performance", {}).get(name) if isinstance(self.saved.get("performance"), dict) \
             else None
         return value if isinstance(value, type(default)) else default
-
-    def _renderer_factory(self, use_process: bool):
-        if use_process:
-            return functools.partial(make_renderer, self.options.device)
-        return functools.partial(make_renderer, self.options.device, self.models)
 
     def _restore_widgets(self) -> None:
         values = self.saved.get("widgets", {})

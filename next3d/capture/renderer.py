@@ -54,6 +54,12 @@ class ModelCache:
         self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict:
+        return {"capacity": self.capacity}  # sent to a worker process: it starts empty there
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["capacity"])
+
     def get(self, spec: str, device: torch.device) -> LoadedModel:
         key = (_cache_key(spec), str(device))
         with self._lock:
