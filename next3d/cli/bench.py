@@ -39,7 +39,8 @@ def raster(device: str, resolution: int, batches: str, repeat: int | None, mesh:
 @bench.command("generator")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--preset", default="paper", show_default=True, type=click.Choice(["tiny", "small", "paper"]))
-@click.option("--modes", default="fp32,fast", show_default=True, help="Comma-separated: fp32, fast, bf16, fp16.")
+@click.option("--modes", default="fp32,fast", show_default=True,
+              help="Comma-separated: fp32 (reference), fast, bf16, fp16, graphs-fp32, graphs-bf16, graphs-fp16.")
 @click.option("--repeat", default=20, show_default=True, type=click.IntRange(1))
 def generator(device: str, preset: str, modes: str, repeat: int) -> None:
     """ms per frame for new-latent, expression-change and camera-only updates, and per stage."""

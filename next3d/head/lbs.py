@@ -42,7 +42,9 @@ def rigid_chain(rotations: torch.Tensor, joints: torch.Tensor, parents: tuple[in
     Returns the posed joint positions (B, J, 3) and the skinning transforms (B, J, 3, 4) that map a rest
     position to its posed position for a vertex fully bound to that joint.
     """
-    rel = torch.cat([joints[:, :1], joints[:, 1:] - joints[:, list(parents[1:])]], dim=1)  # (B, J, 3)
+    # Parent positions by basic indexing (a Python-list index would be a host-to-device copy: no CUDA graphs).
+    parent_joints = torch.stack([joints[:, p] for p in parents[1:]], dim=1)
+    rel = torch.cat([joints[:, :1], joints[:, 1:] - parent_joints], dim=1)  # (B, J, 3)
     chain_r: list[torch.Tensor] = []
     chain_t: list[torch.Tensor] = []
     for j, parent in enumerate(parents):  # J = 5 joints: a loop over joints only

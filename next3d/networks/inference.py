@@ -1,8 +1,9 @@
 """Inference variants of the generator: the fp32 reference and faster ones, behind the same stage API.
 
 `InferenceGenerator(G, mode)` runs G's latent/head/camera stages with a chosen precision (bf16/fp16
-autocast around the networks; geometry, rasterization and ray math stay fp32). Every variant is tested
-against the fp32 reference (tests/test_generator_inference.py, GPU tests for CUDA-only modes).
+autocast around the networks; geometry, rasterization and ray math stay fp32); `make_renderer` adds stage
+caching, replayed as CUDA graphs when the mode asks for them (next3d/networks/cuda_graphs.py). Every
+variant is tested against the fp32 reference (tests/test_generator_inference.py, tests/test_generator_fast.py).
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 @dataclass(frozen=True)
 class InferenceMode:
-    """How to run the generator: `precision` of the network arithmetic ('fp32' is the reference)."""
+    """How to run the generator: network precision ('fp32' is the reference), CUDA-graph replay, and
+    TF32 tensor-core matmuls/convolutions (CUDA only; ~1e-3 relative rounding instead of fp32's 1e-7)."""
 
     precision: str = "fp32"
+    cuda_graphs: bool = False
+    tf32: bool = False
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -29,10 +33,44 @@ class InferenceMode:
 
     @classmethod
     def named(cls, name: str) -> "InferenceMode":
-        """'fp32' (reference) or 'fast' (bf16 networks; fp16 on CUDA devices without bf16)."""
+        """A mode by name: 'fp32' (reference), 'fast' (the fastest measured variant, docs/performance.md),
+        a precision ('bf16', 'fp16'), or 'graphs-<precision>'."""
         if name == "fast":
-            return cls(precision="bf16")
+            return FAST_MODE
+        if name.startswith("graphs-"):
+            return cls(precision=name.removeprefix("graphs-"), cuda_graphs=True, tf32=True)
         return cls(precision=name)
+
+    def label(self) -> str:
+        return ("graphs-" if self.cuda_graphs else "") + self.precision + ("+tf32" if self.tf32 and not
+                                                                           self.cuda_graphs else "")
+
+
+FAST_MODE = InferenceMode(precision="fp32", cuda_graphs=True, tf32=True)
+
+
+def apply_backend_flags(mode: InferenceMode) -> None:
+    """Process-wide CUDA settings a mode relies on: cuDNN autotuning, and TF32 when the mode allows it."""
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = mode.tf32
+    torch.backends.cudnn.allow_tf32 = mode.tf32
+
+
+def make_renderer(G, mode: InferenceMode | str = "fp32", cache: bool = True):
+    """A stage-caching renderer (`.render(ws, c, head, options)`, `.stats`, `.clear()`) for `mode`.
+
+    CUDA-graph modes need G on a CUDA device; elsewhere they fall back to eager stages with caching.
+    """
+    from next3d.networks.cuda_graphs import GraphedGenerator
+    from next3d.networks.staged import StagedGenerator
+
+    mode = InferenceMode.named(mode) if isinstance(mode, str) else mode
+    on_cuda = next(G.parameters()).device.type == "cuda"
+    if on_cuda:
+        apply_backend_flags(mode)
+    if mode.cuda_graphs and on_cuda:
+        return GraphedGenerator(G, mode)
+    return StagedGenerator(InferenceGenerator(G, mode), enabled=cache)
 
 
 class InferenceGenerator:

@@ -72,8 +72,8 @@ class StagedGenerator:
         G = self.generator
         ran: list[str] = []
         ms: dict[str, float] = {}
-        latent = self._stage("latent", (ws,), lambda: G.latent_stage(ws), ran, ms)
-        planes = self._stage("head", (ws, head), lambda: G.head_stage(latent, ws, head), ran, ms,
+        latent = self._stage("latent", (ws, options), lambda: G.latent_stage(ws, options), ran, ms)
+        planes = self._stage("head", (ws, head, options), lambda: G.head_stage(latent, ws, head, options), ran, ms,
                              upstream_changed="latent" in ran)
         output = self._stage("camera", (ws, c_render, options), lambda: G.camera_stage(planes, ws, c_render, options),
                              ran, ms, upstream_changed="head" in ran)

@@ -13,7 +13,8 @@ EG3D_PLANE_AXES = ((0, 1), (0, 2), (2, 0))  # (x, y), (x, z), (z, x): EG3D's ren
 def plane_coordinates(points: torch.Tensor, box_warp: float, axes=NEXT3D_PLANE_AXES) -> torch.Tensor:
     """grid_sample coordinates of world points (B, N, 3) on each plane: (B, 3, N, 2) in [-1, 1] inside the box."""
     scaled = points * (2.0 / box_warp)
-    return torch.stack([scaled[..., list(uv)] for uv in axes], dim=1)
+    # Basic indexing per axis: a Python-list index would copy an index tensor to the device (breaks CUDA graphs).
+    return torch.stack([torch.stack([scaled[..., u], scaled[..., v]], dim=-1) for u, v in axes], dim=1)
 
 
 def sample_planes(planes: torch.Tensor, points: torch.Tensor, box_warp: float = 1.0,
