@@ -33,6 +33,7 @@ class CaptureWidget:
         self.pitch_amp_deg = 10.0
         self.state_path = ""
         self.job: CaptureJob | None = None
+        self._reported_job: CaptureJob | None = None  # the finished job whose outcome was already shown
         self.last_message = ""
         self._gui_shot: tuple[Path, int] | None = None  # (path, frame index it was requested on)
         self._renderer: Renderer | None = None
@@ -127,8 +128,8 @@ class CaptureWidget:
     # -- frame --------------------------------------------------------------------------------------------
     def __call__(self, show: bool) -> None:
         self._finish_gui_shot()
-        if self.job is not None and self.job.finished and not getattr(self.job, "_reported", False):
-            self.job._reported = True
+        if self.job is not None and self.job.finished and self._reported_job is not self.job:
+            self._reported_job = self.job
             if self.job.error:
                 self.app.notify(f"{self.job.name} failed: {self.job.error}")
             elif self.job.cancelled:
