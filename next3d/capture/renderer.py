@@ -380,11 +380,11 @@ def _picture(out, render_type: str) -> np.ndarray:
     if render_type == "alpha":
         return images.gray_to_uint8(out.alpha[0])
     if render_type == "texture":
-        if getattr(out, "texture", None) is None:
+        if out.texture is None:
             raise BadInputError("this model returned no neural texture")
         return images.features_to_uint8(out.texture[0])
     if render_type == "planes":
-        if getattr(out, "planes", None) is None:
+        if out.planes is None:
             raise BadInputError("this model returned no tri-planes")
         return images.planes_to_uint8(out.planes[0])
     raise BadInputError(f"unknown render type {render_type!r}")

@@ -145,7 +145,7 @@ def apply_state(args: RenderArgs, doc: dict, where: str = "state", use_checkpoin
     latent = _section(doc, "latent", where)
     for key in _LATENT_KEYS:
         if key in latent:
-            changes[key] = _typed(latent[key], getattr(RenderArgs, key, None), f"{where}: latent.{key}", key)
+            changes[key] = _typed(latent[key], f"{where}: latent.{key}", key)
     camera = _section(doc, "camera", where)
     pivot = camera.get("pivot", list(args.pivot))
     if not (isinstance(pivot, list) and len(pivot) == 3 and all(_is_number(v) for v in pivot)):
@@ -201,7 +201,7 @@ def _numbers(values, count: int | None, where: str) -> list[float]:
     return [float(v) for v in values]
 
 
-def _typed(value, default, where: str, key: str):
+def _typed(value, where: str, key: str):
     if key == "latent_file":
         if not isinstance(value, str):
             raise BadInputError(f"{where}: expected a path string")
