@@ -26,3 +26,14 @@ def test_visualizer_starts_renders_and_saves_a_screenshot(tmp_path):
     canvas = image[:, width // 3:].reshape(-1, 3).astype(int)
     assert canvas.std(axis=0).max() > 10  # the rendered picture, not an empty canvas
     assert (tmp_path / "config" / "visualizer.json").is_file() and (tmp_path / "config" / "imgui.ini").is_file()
+
+
+def test_no_usable_opengl_gives_one_clear_message(tmp_path):
+    # Mesa told to offer only OpenGL 3.0: the 3.3 core context cannot be created, as on an old driver
+    env = {**os.environ, "NEXT3D_STUDIO_CONFIG_DIR": str(tmp_path), "MESA_GL_VERSION_OVERRIDE": "3.0"}
+    proc = subprocess.run([sys.executable, str(ROOT / "visualizer.py"), "--frames", "1"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    message = proc.stderr.strip().splitlines()[-1]
+    assert message.startswith("error: cannot create an OpenGL 3.3 core-profile window")
+    assert "xvfb-run -a python visualizer.py" in message and "python -m next3d render" in message
