@@ -7,8 +7,10 @@ use it are skipped with a clear reason when Xvfb is not installed.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,28 +20,37 @@ import pytest
 SCREEN = "1280x800x24"
 
 
-def _free_display() -> int:
-    for number in range(100 + os.getpid() % 400, 1000):
-        if not Path(f"/tmp/.X{number}-lock").exists() and not Path(f"/tmp/.X11-unix/X{number}").exists():
-            return number
-    raise RuntimeError("no free X display number")
+def _start_xvfb() -> tuple[subprocess.Popen, int]:
+    """Start Xvfb on a display number it picks itself (-displayfd: no races with other sessions' servers)."""
+    read_fd, write_fd = os.pipe()
+    log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server must never block on a full pipe
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", SCREEN, "-nolisten", "tcp",
+                             "-noreset"],  # no server reset when the last client (an app under test) leaves
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=log)
+    os.close(write_fd)
+    text = b""
+    deadline = time.monotonic() + 20
+    with os.fdopen(read_fd, "rb") as pipe:
+        while not text.endswith(b"\n") and time.monotonic() < deadline:
+            ready, _, _ = select.select([pipe], [], [], 0.2)
+            if ready:
+                chunk = os.read(pipe.fileno(), 16)
+                if not chunk:
+                    break
+                text += chunk
+    if not text.strip().isdigit():
+        proc.kill()
+        log.seek(0)
+        pytest.skip(f"Xvfb did not start: {log.read().decode(errors='replace')[-300:]}")
+    return proc, int(text)
 
 
 @pytest.fixture(scope="session")
 def xvfb_display():
-    """Start `Xvfb :N` for the test session, point DISPLAY at it, stop it afterwards."""
+    """Start a private Xvfb for the test session, point DISPLAY at it, stop it afterwards."""
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (apt install xvfb); GUI tests need a virtual display")
-    number = _free_display()
-    proc = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", SCREEN, "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    socket = Path(f"/tmp/.X11-unix/X{number}")
-    deadline = time.monotonic() + 15
-    while not socket.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.skip(f"Xvfb :{number} did not start: {proc.stderr.read().decode(errors='replace')[-300:]}")
-        time.sleep(0.05)
+    proc, number = _start_xvfb()
     old = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = f":{number}"
     try:
