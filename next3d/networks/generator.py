@@ -5,7 +5,8 @@ Three stages, cacheable separately (see next3d/networks/staged.py):
 2. head:    + head state -> posed mesh -> 4 orthographic views of the texture -> mouth and blending nets
             -> final planes = dynamic * alpha + static * (1 - alpha);
 3. camera:  + camera -> rays -> importance volume rendering -> raw image -> super-resolution.
-Module names mirror the official checkpoint layout (docs/official_layout.md).
+Module names mirror the official checkpoint layout (docs/official_layout.md). `config.architecture = "eg3d"`
+builds EG3D's generator instead (stage 2 passes the static tri-plane through; planes sampled on EG3D's axes).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from next3d.errors import BadInputError
 from next3d.head import HeadModel, HeadParams
 from next3d.networks.backbone import StyleGAN2Backbone
 from next3d.networks.decoder import OSGDecoder
@@ -28,7 +30,7 @@ from next3d.networks.superresolution import SuperResolution
 from next3d.networks.synthesis import SynthesisNetwork
 from next3d.raster import fill_polygon, interpolate, plane_views, rasterize, sample_texture
 from next3d.render.rays import camera_rays
-from next3d.render.triplane import NEXT3D_PLANE_AXES, sample_planes
+from next3d.render.triplane import EG3D_PLANE_AXES, NEXT3D_PLANE_AXES, sample_planes
 from next3d.render.volume import render_rays
 
 
@@ -50,7 +52,7 @@ class RenderOptions:
 class LatentFeatures:
     """Stage 1 output: everything that depends on the latent only."""
 
-    texture: torch.Tensor  # (B, C, T, T) neural texture in UV space (row 0 = v = 1)
+    texture: torch.Tensor | None  # (B, C, T, T) neural texture in UV space (row 0 = v = 1); None for EG3D
     static_planes: torch.Tensor  # (B, 3, C, P, P)
     mouth_styles: dict[str, torch.Tensor]
     blend_styles: dict[str, torch.Tensor]
@@ -87,19 +89,27 @@ class GeneratorOutput:
     landmarks: torch.Tensor | None = None
 
 
+ARCHITECTURES = ("next3d", "eg3d")
+
+
 class Next3DGenerator(nn.Module):
     """z, camera label and head state -> image, raw image, depth and alpha (see module docstring)."""
 
     def __init__(self, config: GeneratorConfig, head: HeadModel):
         super().__init__()
+        if config.architecture not in ARCHITECTURES:
+            raise BadInputError(f"generator architecture {config.architecture!r}; expected one of {ARCHITECTURES}")
         self.config = config
         static = SynthesisNetwork(config.synthesis(3 * config.plane_channels))
-        texture = SynthesisNetwork(config.synthesis(config.plane_channels))
         self.eg3d_num_ws = static.num_ws  # rows 0..eg3d_num_ws-1 drive planes, mouth, blending and SR
-        self.backbone = StyleGAN2Backbone(static, MappingNetwork(config.mapping(static.num_ws + texture.num_ws)))
-        self.texture_backbone = StyleGAN2Backbone(texture)
-        self.mouth_backbone = StyleGAN2Backbone(StyleUNet(config.mouth()))
-        self.neural_blending = StyleGAN2Backbone(StyleUNet(config.blending()))
+        if self.is_eg3d:  # EG3D: one mapping for the static tri-plane (and SR), no head-driven branch
+            self.backbone = StyleGAN2Backbone(static, MappingNetwork(config.mapping(static.num_ws)))
+        else:
+            texture = SynthesisNetwork(config.synthesis(config.plane_channels))
+            self.backbone = StyleGAN2Backbone(static, MappingNetwork(config.mapping(static.num_ws + texture.num_ws)))
+            self.texture_backbone = StyleGAN2Backbone(texture)
+            self.mouth_backbone = StyleGAN2Backbone(StyleUNet(config.mouth()))
+            self.neural_blending = StyleGAN2Backbone(StyleUNet(config.blending()))
         self.superresolution = SuperResolution(config.superresolution())
         self.decoder = OSGDecoder(config.decoder())
         self.head = head  # not saved with the weights: checkpoints record its content hash instead
@@ -108,6 +118,11 @@ class Next3DGenerator(nn.Module):
         self.head_hash = head.content_hash()
 
     # -- sizes ------------------------------------------------------------------------------------------
+    @property
+    def is_eg3d(self) -> bool:
+        """EG3D variant: planes are the static tri-plane; the head state is ignored."""
+        return self.config.architecture == "eg3d"
+
     @property
     def num_ws(self) -> int:
         return self.backbone.mapping.num_ws
@@ -140,8 +155,11 @@ class Next3DGenerator(nn.Module):
         options = options or RenderOptions()
         eg3d_ws, texture_ws = ws[:, : self.eg3d_num_ws], ws[:, self.eg3d_num_ws:]
         static = self.backbone.synthesis(eg3d_ws, noise_mode=options.noise_mode)
-        texture = self.texture_backbone.synthesis(texture_ws, noise_mode=options.noise_mode)
         batch, _, res, _ = static.shape
+        if self.is_eg3d:
+            return LatentFeatures(texture=None, static_planes=static.reshape(batch, 3, -1, res, res),
+                                  mouth_styles={}, blend_styles={}, sr_styles=self.superresolution.styles(eg3d_ws))
+        texture = self.texture_backbone.synthesis(texture_ws, noise_mode=options.noise_mode)
         return LatentFeatures(
             texture=texture,
             static_planes=static.reshape(batch, 3, -1, res, res),
@@ -153,8 +171,13 @@ class Next3DGenerator(nn.Module):
     # -- stage 2: head -----------------------------------------------------------------------------------
     def head_stage(self, latent: LatentFeatures, ws: torch.Tensor, head_state: HeadParams | torch.Tensor,
                    options: RenderOptions | None = None) -> PlaneFeatures:
-        """Rasterize the texture onto the posed head into the planes, refine mouth and front, blend with static."""
+        """Rasterize the texture onto the posed head into the planes, refine mouth and front, blend with static.
+
+        EG3D variant: the planes are the static tri-plane (alpha 0) and the head state is ignored."""
         options = options or RenderOptions()
+        if self.is_eg3d:
+            alpha = torch.zeros_like(latent.static_planes[:, :, :1])
+            return PlaneFeatures(planes=latent.static_planes, alpha=alpha, latent=latent)
         if self.config.official_plane_layout:
             from next3d.networks.official_planes import official_dynamic_planes
 
@@ -221,7 +244,7 @@ class Next3DGenerator(nn.Module):
             importance_samples=options.importance_samples or cfg.rendering.importance_samples)
         cam2world, intrinsics = c[:, :16].reshape(-1, 4, 4), c[:, 16:25].reshape(-1, 3, 3)
         origins, dirs = camera_rays(cam2world.float(), intrinsics.float(), res)
-        axes = NEXT3D_PLANE_AXES
+        axes = EG3D_PLANE_AXES if self.is_eg3d else NEXT3D_PLANE_AXES  # official renderers' plane axes
         plane_tensor = planes.planes
 
         def field(points, _dirs):

@@ -48,6 +48,7 @@ class GeneratorConfig:
     decoder_lr_multiplier: float = 1.0
     rendering: RenderSettings = field(default_factory=RenderSettings)
     official_plane_layout: bool = False  # reproduce the official view -> plane assignment (imported weights)
+    architecture: str = "next3d"  # "next3d" | "eg3d" (static tri-plane only: no texture, mouth, blending)
     # Discriminator (training only).
     d_channel_base: int = 32768
     d_channel_max: int = 512
