@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "bench": "next3d.cli.bench:bench",
     "dataset": "next3d.cli.dataset:dataset",
     "head": "next3d.cli.head:head",
+    "import-pkl": "next3d.cli.import_pkl:import_pkl",
     "render": "next3d.cli.render:render",
     "video": "next3d.cli.video:video",
 }
@@ -49,7 +50,11 @@ def run_guarded(debug: bool, fn, *args, **kwargs):
     """Run `fn`, turning every failure into one clear line and a non-zero exit (traceback with --debug)."""
     try:
         return fn(*args, **kwargs)
-    except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+    except click.exceptions.NoArgsIsHelpError:
+        raise
+    except click.ClickException as exc:
+        report_click_error(exc)
+    except (click.exceptions.Exit, click.exceptions.Abort):
         raise
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -69,6 +74,14 @@ def run_guarded(debug: bool, fn, *args, **kwargs):
         sys.exit(1)
 
 
+def report_click_error(exc: click.ClickException) -> None:
+    """A bad argument or unreadable file as one line naming the command, then exit with click's code (2 for usage)."""
+    ctx = getattr(exc, "ctx", None)
+    where = f"{ctx.command_path}: " if ctx is not None else ""
+    click.echo(f"error: {where}{' '.join(exc.format_message().split())}", err=True)
+    sys.exit(exc.exit_code)
+
+
 def _is_cuda_oom(exc: BaseException) -> bool:
     oom_type = getattr(getattr(sys.modules.get("torch"), "cuda", None), "OutOfMemoryError", None)
     return (oom_type is not None and isinstance(exc, oom_type)) or "CUDA out of memory" in str(exc)
@@ -76,6 +89,14 @@ def _is_cuda_oom(exc: BaseException) -> bool:
 
 class GuardedGroup(LazyGroup):
     """Adds the shared failure behaviour around every subcommand."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.ClickException as exc:  # bad top-level options: one line too
+            report_click_error(exc)
 
     def invoke(self, ctx: click.Context):
         debug = bool(ctx.params.get("debug")) or os.environ.get("NEXT3D_DEBUG") == "1"

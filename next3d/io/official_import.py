@@ -60,6 +60,8 @@ def import_official_generator(path: str | os.PathLike, head=None, which: str = "
         layout = Next3DGenerator(config, head)  # shapes only, nothing allocated
     expected = {k: tuple(v.shape) for k, v in layout.state_dict().items()}
     _classify(report, file_state, expected, _unbuilt_prefixes(layout))
+    report.problems += [f"{key} contains NaN or Inf" for key in report.loaded
+                        if file_state[key].is_floating_point() and not torch.isfinite(file_state[key]).all()]
     if architecture == "next3d":
         _check_mesh(report, file_state, head)
         _check_mapping_rows(report, record, layout.num_ws)
