@@ -12,8 +12,9 @@ from next3d.networks.staged import StagedGenerator
 from next3d.render import camera
 
 # Replay runs the captured kernels on the same buffers; only cuDNN's algorithm choice between the eager
-# run and the capture could differ, which moves fp32 results by rounding only.
-REPLAY_TOL = 1e-4
+# run and the capture differs. The super-resolution blocks compute in fp16 on CUDA (the official setting),
+# so that moves the image by fp16 rounding: 3.4e-4 measured on the paper preset (H100).
+REPLAY_TOL = 2e-3
 
 
 def _setup(preset):

@@ -29,6 +29,7 @@ class StageTimes:
     stage_ms: dict[str, float]
     update_ms: dict[str, float]
     max_abs_error: float | None  # vs the fp32 reference image, in [-1, 1] units
+    failure: str | None = None  # why the mode could not run
 
 
 def median_ms(fn: Callable[[], object], device: torch.device, repeat: int, warmup: int) -> float:
@@ -73,7 +74,11 @@ def bench_generator(device: torch.device, preset: str = "paper", modes=("fp32", 
     for mode in modes:
         renderer = make_renderer(G, mode)
         ws = [G.mapping(z, cams[0]) for z in zs]
-        image = renderer.render(ws[0], cams[0], heads[0], options).image.clone()
+        try:
+            image = renderer.render(ws[0], cams[0], heads[0], options).image.clone()
+        except Exception as exc:  # noqa: BLE001 - a mode that cannot run here is reported, the others still run
+            results.append(StageTimes(str(mode), {}, {}, None, failure=f"{type(exc).__name__}: {exc}"[:200]))
+            continue
         reference = image if reference is None else reference
         error = (image - reference).abs().max().item()
         flip = iter(range(10**9))
@@ -99,6 +104,9 @@ def format_table(preset: str, device: torch.device, results: list[StageTimes]) -
              f"{'mode':<12} {'new latent':>10} {'expression':>10} {'camera':>8} | {'mapping':>7} {'latent':>7} "
              f"{'head':>7} {'camera':>7} | max |err| vs fp32"]
     for r in results:
+        if r.failure:
+            lines.append(f"{r.mode:<12} failed: {r.failure}")
+            continue
         u, s = r.update_ms, r.stage_ms
         lines.append(f"{r.mode:<12} {u['new latent']:>10.2f} {u['expression']:>10.2f} {u['camera only']:>8.2f} | "
                      f"{s['mapping']:>7.2f} {s['latent']:>7.2f} {s['head']:>7.2f} {s['camera']:>7.2f} | "

@@ -26,6 +26,7 @@ class InferenceMode:
     precision: str = "fp32"
     cuda_graphs: bool = False
     tf32: bool = False
+    compile: bool = False  # torch.compile (Inductor) each stage: fused elementwise work, channels-last convs
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -33,17 +34,21 @@ class InferenceMode:
 
     @classmethod
     def named(cls, name: str) -> "InferenceMode":
-        """A mode by name: 'fp32' (reference), 'fast' (the fastest measured variant, docs/performance.md),
-        a precision ('bf16', 'fp16'), or 'graphs-<precision>'."""
+        """A mode by name: 'fp32' (reference), 'fast' (the fastest measured variant, docs/performance.md), or
+        dash-joined options ending in a precision: e.g. 'bf16', 'graphs-fp32', 'compile-graphs-fp16'
+        (graphs and compile imply TF32)."""
         if name == "fast":
             return FAST_MODE
-        if name.startswith("graphs-"):
-            return cls(precision=name.removeprefix("graphs-"), cuda_graphs=True, tf32=True)
-        return cls(precision=name)
+        *flags, precision = name.split("-")
+        unknown = set(flags) - {"graphs", "compile"}
+        if unknown:
+            raise BadInputError(f"inference mode {name!r}: unknown option(s) {', '.join(sorted(unknown))}")
+        fast = bool(flags)
+        return cls(precision=precision, cuda_graphs="graphs" in flags, tf32=fast, compile="compile" in flags)
 
     def label(self) -> str:
-        return ("graphs-" if self.cuda_graphs else "") + self.precision + ("+tf32" if self.tf32 and not
-                                                                           self.cuda_graphs else "")
+        flags = [f for f, on in (("compile", self.compile), ("graphs", self.cuda_graphs)) if on]
+        return "-".join(flags + [self.precision]) + ("+tf32" if self.tf32 and not flags else "")
 
 
 FAST_MODE = InferenceMode(precision="fp32", cuda_graphs=True, tf32=True)
@@ -79,6 +84,10 @@ class InferenceGenerator:
     def __init__(self, G, mode: InferenceMode | str = "fp32"):
         self.G = G
         self.mode = InferenceMode.named(mode) if isinstance(mode, str) else mode
+        stages = (G.latent_stage, G.head_stage, G.camera_stage)
+        if self.mode.compile:
+            stages = tuple(torch.compile(fn, dynamic=False) for fn in stages)
+        self._latent_stage, self._head_stage, self._camera_stage = stages
 
     def __getattr__(self, name):  # sizes and config come from the wrapped generator
         return getattr(self.G, name)
@@ -94,20 +103,20 @@ class InferenceGenerator:
 
     def latent_stage(self, ws, options=None):
         with self._precision(ws.device):
-            latent = self.G.latent_stage(ws, options)
+            latent = self._latent_stage(ws, options)
         for name in ("texture", "static_planes"):
             setattr(latent, name, getattr(latent, name).float())
         return latent
 
     def head_stage(self, latent, ws, head_state, options=None):
         with self._precision(ws.device):
-            planes = self.G.head_stage(latent, ws, head_state, options)
+            planes = self._head_stage(latent, ws, head_state, options)
         planes.planes = planes.planes.float()
         return planes
 
     def camera_stage(self, planes, ws, c, options=None):
         with self._precision(ws.device):
-            out = self.G.camera_stage(planes, ws, c, options)
+            out = self._camera_stage(planes, ws, c, options)
         for name in ("image", "image_raw", "depth", "alpha"):
             setattr(out, name, getattr(out, name).float())
         return out
