@@ -37,6 +37,17 @@ def base_args(ckpt: str | None, state: str | None, device: str, psi: float | Non
     return args
 
 
+def check_head_sizes(args: RenderArgs, facts) -> None:
+    """Refuse head values the model's head cannot take before any progress output (one clear line)."""
+    from next3d.errors import BadInputError
+
+    sizes = {"shape": facts.num_shape, "expression": len(facts.expression_names)}
+    for name, values in args.head_values().items():
+        if name in sizes and len(values) > sizes[name]:
+            raise BadInputError(f"head {name}: {len(values)} values given, head model '{facts.head_name}' "
+                                f"has {sizes[name]}")
+
+
 def common_options(fn):
     """Options shared by `render` and `video`."""
     for option in reversed([
@@ -90,6 +101,7 @@ def render(ckpt, state, psi, cutoff, yaw, pitch, radius, roll, fov_deg, render_t
             raise BadInputError(f"--frame {frame}: {expression_file} has {len(sequence)} frames")
         args = sequence.apply(args, frame)
     renderer = Renderer(device=device)
+    check_head_sizes(args, renderer.facts(args))  # load and check before the progress bar: one line on failure
     out_dir = Path(out)
     for seed in tqdm(seed_list, desc="render", unit="image"):
         seed_args = args.with_(latent_x=float(seed), latent_y=0.0, latent_file="")

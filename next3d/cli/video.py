@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from next3d.cli.render import base_args, common_options
+from next3d.cli.render import base_args, check_head_sizes, common_options
 
 
 @click.command("video")
@@ -54,6 +54,9 @@ def video(ckpt, state, psi, cutoff, yaw, pitch, radius, roll, fov_deg, render_ty
         fps = fps or sequence.fps
         frame_args = sequence_args(args, sequence, loops)
     renderer = Renderer(device=device)
+    facts = renderer.facts(args)  # load and check before the progress bar: one line on failure
+    if frame_args:
+        check_head_sizes(frame_args[0], facts)
     with tqdm(total=len(frame_args), desc=kind, unit="frame") as bar:
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)
