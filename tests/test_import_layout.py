@@ -18,6 +18,7 @@ import pickletools
 from dataclasses import dataclass, field
 from types import FunctionType
 
+import numpy as np
 import pytest
 import torch
 
@@ -51,8 +52,10 @@ class Node:
 
 # -- official constructors (shapes only) -----------------------------------------------------------------
 def fc(i, o, bias=True, **kw):
+    gain = kw.get("lr_multiplier", 1)  # numpy scalars, as the official layers keep them
     return Node("FullyConnectedLayer", init_args=(i, o), init_kwargs=dict(bias=bias, **kw) if not bias else kw,
-                params={"weight": (o, i), "bias": (o,) if bias else None})
+                params={"weight": (o, i), "bias": (o,) if bias else None},
+                attrs={"weight_gain": gain / np.sqrt(i), "bias_gain": gain, "activation": kw.get("activation", "linear")})
 
 
 def conv(i, o, k, bias=True, **kw):
@@ -397,7 +400,8 @@ def test_written_pickle_imports_exactly_the_official_globals(tmp_path):
     obj = to_pickle_objects(tree, {}, generator=torch.Generator().manual_seed(0))
     write_official_pickle(tmp_path / "n.pkl", {"G_ema": obj}, extras={"training_set_kwargs": EasyDict(resolution=512)})
     pkg = "training_avatar_texture"
-    assert pickle_globals((tmp_path / "n.pkl").read_bytes()) == {
+    numpy_scalar = pickle_globals(pickle.dumps(np.float64(1.0), protocol=4))  # numpy.dtype + (numpy 1/2) scalar
+    assert pickle_globals((tmp_path / "n.pkl").read_bytes()) == numpy_scalar | {
         ("torch_utils.persistence", "_reconstruct_persistent_obj"), ("dnnlib.util", "EasyDict"),
         ("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_parameter"),
         ("torch.storage", "_load_from_bytes"), ("torch.nn.modules.container", "ModuleList"),
