@@ -9,7 +9,6 @@ from pathlib import Path
 from imgui_bundle import imgui
 
 from gui_utils.file_browser import FileBrowser
-from gui_utils.imgui_utils import hint
 from next3d.capture.jobs import next_free_path, record_video, save_png, sequence_args, turntable_args
 from next3d.capture.renderer import Renderer
 from next3d.capture.state import load_state, save_state
@@ -166,7 +165,10 @@ class CaptureWidget:
         imgui.set_next_item_width(em * 5)
         _, self.fps = imgui.input_int("fps", self.fps, 1, 10)
         self.fps = min(max(self.fps, 1), 240)
-        hint(f"{self.frames / self.fps:.1f} s")
+        imgui.set_next_item_width(em * 6)
+        changed, seconds = imgui.input_float("seconds", self.frames / self.fps, 0.5, 2.0, "%.1f")
+        if changed and seconds > 0:
+            self.frames = max(1, round(seconds * self.fps))
         imgui.set_next_item_width(em * 10)
         _, self.yaw_amp_deg = imgui.slider_float("Yaw swing", self.yaw_amp_deg, 0.0, 90.0, "%.0f deg")
         imgui.set_next_item_width(em * 10)
