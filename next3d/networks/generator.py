@@ -192,7 +192,7 @@ class Next3DGenerator(nn.Module):
     def posed_world_geometry(self, head_state: HeadParams | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """World-space vertices (B, V, 3) and landmarks (B, L, 3) of a head state (params or native vertices)."""
         if isinstance(head_state, HeadParams):
-            posed = self.head(head_state)
+            posed = self.head(head_state, check_values=False)  # values are checked where they enter (CLI, GUI)
             vertices, landmarks = posed.vertices, posed.landmarks
         else:
             vertices = head_state.to(self.head.v_template)
