@@ -14,7 +14,7 @@ FLAME carries no names or labels, so this loader derives what the schema needs a
 - mirror: vertex partners from the template's x-symmetry; each PCA component maps to itself with the sign
   of its correlation with its own mirror image (approximate for components that are neither symmetric
   nor antisymmetric).
-- placement: world = (vertices + (0, -0.01, -0.01)) * 2.5 (see FLAME_WORLD_SCALE).
+- placement: world = (vertices + (0, 0.01, 0)) * 2.5 (see FLAME_WORLD_SCALE).
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ FLAME_SHAPE_COMPONENTS = 300  # identity components before the expression ones i
 # Official Next3D rasterizes (v + shift) * 5 into planes spanning NDC [-1, 1], and a plane's NDC is
 # 2 * world / box_warp with box_warp = 1: the tri-plane world position is therefore (v + shift) * 2.5.
 FLAME_WORLD_SCALE = 2.5
-FLAME_WORLD_SHIFT = (0.0, -0.01, -0.01)
+# The official raster maps native (x, y) to NDC 5 * (x, y + 0.01) and the side views map z to +-5 z; NDC spans
+# the box, so world = 2.5 * (x, y + 0.01, z) (docs/official_layout.md, section 4).
+FLAME_WORLD_SHIFT = (0.0, 0.01, 0.0)
 REGION_NAMES = ("face", "scalp", "neck", "eye_left", "eye_right")
 FACE_EXPRESSION_FRACTION = 0.02
 MIRROR_TOLERANCE = 1e-4  # metres
