@@ -198,7 +198,7 @@ def test_flame_layout_loads_into_the_schema(tmp_path, no_chumpy_no_scipy):
     assert torch.equal(head.expr_dirs, shapedirs[:, :, 300:310])  # expressions start at column 300
     assert torch.allclose(head.j_regressor, torch.tensor(arrays["J_regressor"], dtype=torch.float32))
     assert head.parents.tolist() == [-1, 0, 1, 1, 1]
-    assert head.world_scale == 2.5 and torch.allclose(head.world_shift, torch.tensor([0.0, -0.01, -0.01]))
+    assert head.world_scale == 2.5 and torch.allclose(head.world_shift, torch.tensor([0.0, 0.01, 0.0]))
     # UVs from the OBJ
     assert head.uvs.shape == (len(v), 2) and torch.equal(head.uv_faces, head.faces)
     # regions: eyeballs from the eye joints, face from the expression basis
