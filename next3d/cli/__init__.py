@@ -20,9 +20,13 @@ from next3d.errors import Next3DError
 COMMANDS: dict[str, str] = {
     "bench": "next3d.cli.bench:bench",
     "dataset": "next3d.cli.dataset:dataset",
+    "gen-from-latents": "next3d.cli.diffusion:gen_from_latents",
     "head": "next3d.cli.head:head",
     "import-pkl": "next3d.cli.import_pkl:import_pkl",
     "render": "next3d.cli.render:render",
+    "sample-diffusion": "next3d.cli.diffusion:sample_diffusion",
+    "save-samples": "next3d.cli.diffusion:save_samples",
+    "train-diffusion": "next3d.cli.diffusion:train_diffusion",
     "video": "next3d.cli.video:video",
 }
 
