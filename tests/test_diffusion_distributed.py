@@ -1,4 +1,5 @@
-"""Two-process (gloo) training as torchrun would launch it: ranks stay in step, rank 0 alone writes the run."""
+"""Two processes (gloo) as torchrun would launch them: save-samples writes the single-process store, and
+training keeps the ranks in lockstep with rank 0 alone writing the run."""
 
 from __future__ import annotations
 
@@ -6,18 +7,12 @@ import json
 import os
 import socket
 
-import numpy as np
 import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
-from next3d.diffusion.latent_stats import write_store_stats
-from next3d.diffusion.latent_store import (
-    FieldSpec,
-    LatentStore,
-    LatentStoreWriter,
-    StoreLayout,
-)
+from next3d.diffusion.generator_source import GeneratorSource
+from next3d.diffusion.save_samples import SaveSamplesConfig, save_samples
 
 
 def _free_port() -> int:
@@ -26,27 +21,33 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _rank(rank: int, world: int, port: int, store: str, out: str, results: str) -> None:
+def _samples_config(out: str) -> SaveSamplesConfig:
+    return SaveSamplesConfig(out, 6, shard_size=2, batch=2, image_resolution=16, progress=False, device="cpu")
+
+
+def _rank(rank: int, world: int, port: int, root: str, threads: int) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)  # as the parent's single-process run, so float results match bit for bit
     from next3d.diffusion.train import TrainConfig, train_prior
 
-    cfg = TrainConfig(store, out, steps=4, batch=4, lr=1e-3, width=16, depth=1, heads=2, snapshot_every=2,
-                      log_every=1, progress=False, device="cpu")
+    save_samples(_samples_config(f"{root}/store"), GeneratorSource(preset="tiny"))
+    cfg = TrainConfig(f"{root}/store", f"{root}/run", steps=4, batch=4, lr=1e-3, width=16, depth=1, heads=2,
+                      snapshot_every=2, log_every=1, progress=False, device="cpu")
     state = train_prior(cfg)
-    save_file({k: v.contiguous() for k, v in state.prior.state_dict().items()}, f"{results}/rank{rank}.safetensors")
+    save_file({k: v.contiguous() for k, v in state.prior.state_dict().items()}, f"{root}/rank{rank}.safetensors")
 
 
-def test_two_gloo_ranks_train_in_lockstep_and_rank0_writes_once(tmp_path):
-    rng = np.random.default_rng(0)
-    layout = StoreLayout(32, 16, {"wplus": FieldSpec((3, 6), "float32")}, ("wplus",))
-    writer = LatentStoreWriter(tmp_path / "store", layout)
-    for shard in writer.pending_shards():
-        with writer.open_shard(shard) as arrays:
-            arrays["wplus"][:] = rng.normal(size=(len(shard), 3, 6))
-    write_store_stats(LatentStore(tmp_path / "store"))
-    mp.spawn(_rank, args=(2, _free_port(), str(tmp_path / "store"), str(tmp_path / "run"), str(tmp_path)), nprocs=2)
+def _files(path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
+            if p.is_file() and "logs" not in p.parts}
+
+
+def test_two_gloo_ranks_write_the_store_and_train_in_lockstep(tmp_path):
+    mp.spawn(_rank, args=(2, _free_port(), str(tmp_path), torch.get_num_threads()), nprocs=2)
+    save_samples(_samples_config(str(tmp_path / "single")), GeneratorSource(preset="tiny"))
+    assert _files(tmp_path / "store") == _files(tmp_path / "single")  # shards, index and stats alike
+
     rank0, rank1 = (load_file(tmp_path / f"rank{r}.safetensors") for r in (0, 1))
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key  # gradients were averaged across ranks
