@@ -108,15 +108,17 @@ class LatentStoreWriter:
         layout.validate(str(self.path))
         self.layout = layout
         index = self.path / INDEX_NAME
-        if index.exists():
-            existing = read_layout(self.path)
-            if existing != layout:
-                raise BadInputError(f"{self.path}: a latent store with other settings is already there "
-                                    f"({_layout_difference(existing, layout)}); choose another --out or delete it")
-        elif self.path.exists() and any(self.path.iterdir()):
-            raise BadInputError(f"{self.path}: folder exists, is not empty and is not a latent store")
-        else:
+        if not index.exists():
+            foreign = [p.name for p in self.path.iterdir() if not _store_entry(p.name)] if self.path.exists() else []
+            if foreign:
+                raise BadInputError(f"{self.path}: folder exists, is not empty and is not a latent store "
+                                    f"(holds {', '.join(sorted(foreign)[:3])})")
+            # Several ranks may create the store at once: each writes the same index atomically.
             atomic_write_text(index, json.dumps(layout.to_json(), indent=1, sort_keys=True))
+        existing = read_layout(self.path)
+        if existing != layout:
+            raise BadInputError(f"{self.path}: a latent store with other settings is already there "
+                                f"({_layout_difference(existing, layout)}); choose another --out or delete it")
         (self.path / SHARDS_DIR).mkdir(parents=True, exist_ok=True)
 
     def pending_shards(self, rank: int = 0, world_size: int = 1) -> list[ShardRange]:
@@ -252,6 +254,11 @@ def _open_npy(file: Path, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray
     if array.shape != shape or array.dtype != dtype:
         raise BadInputError(f"{file}: shard holds {array.dtype}{list(array.shape)}, index says {dtype}{list(shape)}")
     return array
+
+
+def _store_entry(name: str) -> bool:
+    """Whether a folder entry belongs to a store (possibly one another process is creating right now)."""
+    return name in (INDEX_NAME, SHARDS_DIR, STATS_NAME, "logs") or name.startswith(f".{INDEX_NAME}.tmp.")
 
 
 def _layout_difference(a: StoreLayout, b: StoreLayout) -> str:
