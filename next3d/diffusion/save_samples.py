@@ -42,6 +42,7 @@ from next3d.diffusion.latent_store import (
     StoreLayout,
 )
 from next3d.errors import BadInputError
+from next3d.head.params import sizes_for
 from next3d.utils.device import resolve_device
 
 CAMERA_MODES = ("random", "frontal")
@@ -88,7 +89,7 @@ def store_layout(cfg: SaveSamplesConfig, G, codecs: dict[str, LatentCodec], sour
     fields = {kind: FieldSpec(codec.shape, cfg.dtype) for kind, codec in codecs.items()}
     fields["seed"] = FieldSpec((), "int64")
     fields["camera"] = FieldSpec((25,), "float32")
-    fields["head"] = FieldSpec((G.head.num_shape + G.head.num_expression + 18,), "float32")
+    fields["head"] = FieldSpec((sum(sizes_for(G.head).values()),), "float32")  # HeadParams.to_vector
     resolution = image_resolution(cfg, G)
     if resolution:
         fields["image"] = FieldSpec((resolution, resolution, 3), "uint8")
