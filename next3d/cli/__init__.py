@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "dataset": "next3d.cli.dataset:dataset",
     "gen-from-latents": "next3d.cli.diffusion:gen_from_latents",
     "head": "next3d.cli.head:head",
+    "invert": "next3d.cli.invert:invert",
     "import-pkl": "next3d.cli.import_pkl:import_pkl",
     "render": "next3d.cli.render:render",
     "sample-diffusion": "next3d.cli.diffusion:sample_diffusion",
