@@ -15,6 +15,7 @@ from next3d.invert.schedule import lr_factor
 from next3d.invert.session import InversionSession
 
 LOCALITY_YAW, LOCALITY_PITCH = 0.4, 0.15  # radians: nearby views used by the locality regularizer
+WARMUP = 0.3  # fraction of the steps: Adam's first full-size step on every weight at once overshoots
 
 
 @dataclass
@@ -49,7 +50,7 @@ def pivotal_tuning(session: InversionSession, pivot: torch.Tensor, camera: Orbit
     loss_value, done = float("nan"), 0
     for step in range(s.pti_steps):
         for group in optimizer.param_groups:
-            group["lr"] = s.pti_lr * lr_factor(step, s.pti_steps)
+            group["lr"] = s.pti_lr * lr_factor(step, s.pti_steps, warmup=WARMUP)
         image = session.render(pivot, label, G=tuned)
         recon, _ = session.loss(image)
         loss = recon.mean()
