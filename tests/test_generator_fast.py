@@ -13,8 +13,10 @@ from next3d.render import camera
 
 # Replay runs the captured kernels on the same buffers; only cuDNN's algorithm choice between the eager
 # run and the capture differs. The super-resolution blocks compute in fp16 on CUDA (the official setting),
-# so that moves the image by fp16 rounding: 3.4e-4 measured on the paper preset (H100).
-REPLAY_TOL = 2e-3
+# so that moves the image by fp16 rounding: max 3.4e-4 and 5.9e-3 measured in two runs on the paper preset
+# (H100, images in [-1, 1]). A stale or wrongly chained buffer would be off by O(0.1-1) everywhere.
+REPLAY_TOL = 2e-2
+REPLAY_MEAN_TOL = 1e-3
 
 
 def _setup(preset):
@@ -42,8 +44,9 @@ def test_graph_replay_equals_eager_for_every_update(preset):
             assert graphed.stats.ran == expected
             ref = eager.synthesis(ws[w], cams[c], heads[h])
             for name in ("image", "image_raw", "depth", "alpha"):
-                err = (getattr(out, name) - getattr(ref, name)).abs().max().item()
-                assert err <= REPLAY_TOL, f"{name} differs by {err} after update {(w, c, h)}"
+                diff = (getattr(out, name) - getattr(ref, name)).abs()
+                assert diff.max().item() <= REPLAY_TOL, f"{name} differs by {diff.max().item()} after {(w, c, h)}"
+                assert diff.mean().item() <= REPLAY_MEAN_TOL, f"{name}: mean difference {diff.mean().item()}"
 
 
 @pytest.mark.gpu
