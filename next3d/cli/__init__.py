@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "render": "next3d.cli.render:render",
     "sample-diffusion": "next3d.cli.diffusion:sample_diffusion",
     "save-samples": "next3d.cli.diffusion:save_samples",
+    "train": "next3d.cli.train:train",
     "train-diffusion": "next3d.cli.diffusion:train_diffusion",
     "video": "next3d.cli.video:video",
 }
