@@ -20,6 +20,7 @@ from next3d.errors import Next3DError
 COMMANDS: dict[str, str] = {
     "bench": "next3d.cli.bench:bench",
     "dataset": "next3d.cli.dataset:dataset",
+    "export": "next3d.cli.export:export",
     "gen-from-latents": "next3d.cli.diffusion:gen_from_latents",
     "head": "next3d.cli.head:head",
     "invert": "next3d.cli.invert:invert",
