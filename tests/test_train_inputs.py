@@ -108,3 +108,14 @@ def test_metrics_files_are_checked_before_training(data, tmp_path):
     assert_refused(run_cli("--data", data, "--out", out, "--preset", "tiny", "--batch", "6", "--gpus", "2",
                            "--metrics-extractor", tmp_path / "inception.pt"),
                    "inception.pt: not a TorchScript file", out=out)
+
+
+def test_processes_started_by_torchrun_get_the_same_options():
+    from next3d.cli.train import command_line, train
+
+    args = ["--data", "d", "--out", "o", "--preset", "small", "--batch", "8", "--gpus", "2", "--no-mirror",
+            "--kimg", "2.5", "--metrics-extractor", "x.pt2", "--no-progress", "--resume", "auto"]
+    ctx = train.make_context("train", list(args))
+    again = command_line(ctx)
+    assert again[0] == "train"
+    assert train.make_context("train", again[1:]).params == ctx.params

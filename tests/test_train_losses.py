@@ -30,7 +30,8 @@ def test_dual_r1_is_the_squared_input_gradient_of_both_inputs_and_trains_the_wei
     raw = torch.randn(2, 3, 4, 4, requires_grad=True)
     logits = ((image * w_img).sum([1, 2, 3]) + (raw * w_raw).sum([1, 2, 3])) ** 2 / 10
     penalty = losses.r1_penalty(logits[:, None], [image, raw])
-    # d logits_i / d image_i = 2 s_i w / 10 with s_i the linear score: penalty_i = (2 s_i / 10)^2 (|w_img|^2 + |w_raw|^2)
+    # d logits_i / d image_i = 2 s_i w / 10 with s_i the linear score:
+    # penalty_i = (2 s_i / 10)^2 (|w_img|^2 + |w_raw|^2)
     s = (image * w_img).sum([1, 2, 3]) + (raw * w_raw).sum([1, 2, 3])
     expected = (2 * s / 10) ** 2 * (w_img.square().sum() + w_raw.square().sum())
     assert torch.allclose(penalty, expected, rtol=1e-5)
@@ -152,3 +153,14 @@ def test_micro_batch_seeds_are_reproducible_and_distinct():
     seeds = {micro_seed(0, step, phase, m) for step in range(20) for phase in ("Gmain", "Dmain") for m in range(4)}
     assert len(seeds) == 20 * 2 * 4
     assert micro_seed(1, 5, "Dreg", 2) == micro_seed(1, 5, "Dreg", 2)
+
+
+def test_gradient_sanitizing_zeroes_nan_and_clamps_inf():
+    from next3d.train.optim import sanitize_gradients
+
+    module = torch.nn.Linear(3, 2)
+    module.weight.grad = torch.tensor([[float("nan"), 1.0, float("inf")], [-float("inf"), 2.0, 3.0]])
+    module.bias.grad = None
+    sanitize_gradients(module)
+    assert module.weight.grad.tolist() == [[0.0, 1.0, 1e5], [-1e5, 2.0, 3.0]]
+    assert module.bias.grad is None

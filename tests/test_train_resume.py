@@ -159,3 +159,13 @@ def test_resume_keeps_the_runs_settings(setup, reference):
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 1
     assert "batch 8 (given) vs 4 (the run's)" in result.output.strip().splitlines()[-1]
+
+
+def test_old_snapshots_are_pruned_to_the_newest_n(tmp_path):
+    from next3d.train.snapshot import prune_snapshots
+
+    for kimg in (0, 4, 8, 12):
+        (tmp_path / f"snapshot-{kimg:06d}.safetensors").write_bytes(b"x")
+    deleted = prune_snapshots(tmp_path, 2)
+    assert [p.name for p in deleted] == ["snapshot-000000.safetensors", "snapshot-000004.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snapshot-000008.safetensors", "snapshot-000012.safetensors"]

@@ -19,6 +19,8 @@ PRESETS = ("tiny", "small", "paper")
 @click.option("--batch-gpu", type=int, default=None, help="Samples per GPU per pass (gradient accumulation).")
 @click.option("--kimg", type=float, default=100.0, show_default=True, help="Train until this many kimg.")
 @click.option("--snap-kimg", type=float, default=4.0, show_default=True, help="Snapshot + grid interval.")
+@click.option("--keep-snapshots", type=int, default=None,
+              help="Keep only the newest N snapshot files (small preset: ~135 MB each)  [default: all]")
 @click.option("--tick-kimg", type=float, default=1.0, show_default=True, help="Progress/log interval.")
 @click.option("--gamma", type=float, default=None, help="R1 weight  [default: 1; Next3D paper: 4]")
 @click.option("--density-reg", type=float, default=None, help="Density regularization weight  [default: 0.25]")
@@ -45,9 +47,10 @@ PRESETS = ("tiny", "small", "paper")
 @click.option("--grid-seeds", type=int, default=4, show_default=True, help="Grid rows of fixed seeds.")
 @click.option("--grid-views", type=int, default=5, show_default=True, help="Grid columns (yaw views).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (the JSONL log is still written).")
-def train(data, out, preset, generator_config, batch, batch_gpu, kimg, snap_kimg, tick_kimg, gamma, density_reg, resume, run_name, gpus,
-          device, seed, lr_g, lr_d, mirror, precision, head_name, workers, max_minutes, metrics_extractor,
-          metrics_features, metrics_samples, grid_seeds, grid_views, no_progress) -> None:
+def train(data, out, preset, generator_config, batch, batch_gpu, kimg, snap_kimg, keep_snapshots, tick_kimg,
+          gamma, density_reg, resume, run_name, gpus, device, seed, lr_g, lr_d, mirror, precision, head_name, workers,
+          max_minutes, metrics_extractor, metrics_features, metrics_samples, grid_seeds, grid_views,
+          no_progress) -> None:
     """Train a Next3D generator (EG3D losses: non-saturating, lazy dual R1, density regularization, pose
     conditioning swap, EMA) and write snapshots, grids and log.jsonl to OUT/<run>/.
 
@@ -72,14 +75,16 @@ def train(data, out, preset, generator_config, batch, batch_gpu, kimg, snap_kimg
     if data is not None:
         loss = LossConfig(r1_gamma=1.0 if gamma is None else gamma,
                           density_reg=0.25 if density_reg is None else density_reg)
-        config = TrainConfig(data=explicit["data"], generator=generator or preset_config("small"), head=head_name or "builtin",
+        config = TrainConfig(data=explicit["data"], generator=generator or preset_config("small"),
+                             head=head_name or "builtin",
                              batch=32 if batch is None else batch, batch_gpu=batch_gpu, seed=seed or 0,
                              lr_g=0.0025 if lr_g is None else lr_g, lr_d=0.002 if lr_d is None else lr_d,
                              xflip=bool(mirror), precision=precision or "auto", loss=loss)
     elif resume is None:
         raise BadInputError("--data is required for a new run (or pass --resume to continue one)")
     metrics = MetricsConfig(extractor=metrics_extractor, real_features=metrics_features, num_samples=metrics_samples)
-    options = RunOptions(out=out, run_name=run_name, resume=resume, kimg=kimg, snap_kimg=snap_kimg, tick_kimg=tick_kimg,
+    options = RunOptions(out=out, run_name=run_name, resume=resume, kimg=kimg, snap_kimg=snap_kimg,
+                         keep_snapshots=keep_snapshots, tick_kimg=tick_kimg,
                          gpus=gpus, device=device, workers=workers, max_minutes=max_minutes, grid_seeds=grid_seeds,
                          grid_views=grid_views, metrics=metrics, progress=not no_progress)
 

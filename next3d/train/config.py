@@ -162,6 +162,7 @@ class RunOptions:
     resume: str | None = None  # None: new run; 'auto': latest snapshot of the latest run (else new); or a path
     kimg: float = 100.0  # train until this many thousand real images have been shown
     snap_kimg: float = 4.0  # snapshot (weights + grid + metrics) interval
+    keep_snapshots: int | None = None  # delete all but the newest N snapshot files (None: keep all)
     tick_kimg: float = 1.0  # log/progress interval
     gpus: int = 1  # processes (one per GPU; CPU processes with --device cpu)
     device: str = "auto"
@@ -182,6 +183,8 @@ class RunOptions:
             raise BadInputError(f"--workers must be a non-negative integer, got {self.workers!r}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise BadInputError(f"--max-minutes must be > 0, got {self.max_minutes}")
+        if self.keep_snapshots is not None and self.keep_snapshots < 1:
+            raise BadInputError(f"--keep-snapshots must be >= 1, got {self.keep_snapshots}")
         if self.grid_seeds < 1 or self.grid_views < 1:
             raise BadInputError("grid_seeds and grid_views must be >= 1")
         m = self.metrics

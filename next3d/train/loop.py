@@ -32,8 +32,8 @@ from next3d.train.precision import apply_precision
 from next3d.train.run_dir import RunPlan, plan_run, write_run_config
 from next3d.train.sampler import StreamSampler
 from next3d.train.seeding import seed_micro_batch
-from next3d.train.snapshot import (TrainingState, load_snapshot, remove_partial_files, restore_snapshot,
-                                   save_snapshot, snapshot_path)
+from next3d.train.snapshot import (TrainingState, load_snapshot, prune_snapshots, remove_partial_files,
+                                   restore_snapshot, save_snapshot, snapshot_path)
 from next3d.train.stats import TickStats
 
 STOP_CHECK_STEPS = 4  # multi-process runs agree on --max-minutes every this many steps
@@ -188,6 +188,8 @@ class Trainer:
 
     def _build_networks(self, plan: RunPlan) -> tuple[Networks, Optimizers]:
         cfg, device = self.config, self.ctx.device
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels (official)
         torch.manual_seed(cfg.seed)  # the same initial weights on every process
         G = Next3DGenerator(cfg.generator, self.head).train()
         D = DualDiscriminator(cfg.generator.discriminator()).train()
@@ -331,6 +333,8 @@ class Trainer:
             if path not in self.snapshots:
                 self.snapshots.append(path)
             self.log.write("snapshot", step=step, kimg=nimg / 1000, path=path.name)
+            if self.options.keep_snapshots is not None:
+                prune_snapshots(self.run_dir, self.options.keep_snapshots)
             if self.metrics is not None:
                 result = self.metrics.evaluate(self.nets.G_ema)
                 self.log.write("metrics", step=step, kimg=nimg / 1000, **result)

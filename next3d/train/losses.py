@@ -42,7 +42,9 @@ def density_l1(sigma: torch.Tensor, sigma_perturbed: torch.Tensor) -> torch.Tens
 
 
 def density_points(batch: int, count: int, p_dist: float, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random world points uniform in [-1, 1]^3 (official range) and copies moved by N(0, p_dist^2): (B, count, 3) each."""
+    """Random world points uniform in [-1, 1]^3 (official range) and copies moved by N(0, p_dist^2).
+
+    Both (B, count, 3)."""
     points = torch.rand(batch, count, 3, device=device) * 2 - 1
     return points, points + torch.randn_like(points) * p_dist
 

@@ -102,6 +102,14 @@ def snapshot_config(ckpt: Checkpoint) -> TrainConfig:
     return TrainConfig.from_dict(ckpt.meta["training"]["config"], where=f"{ckpt.path}: training config")
 
 
+def prune_snapshots(run_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` snapshot files; returns the deleted paths."""
+    old = list_snapshots(run_dir)[:-keep] if keep > 0 else []
+    for path in old:
+        path.unlink(missing_ok=True)
+    return old
+
+
 def remove_partial_files(run_dir: Path) -> int:
     """Delete temporary files a killed writer left behind (atomic writes' `.NAME.tmp.*`); returns how many."""
     count = 0
