@@ -50,6 +50,8 @@ def main() -> int:
     parser.add_argument("--ticks", type=int, default=4)
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--preset", default="small")
+    parser.add_argument("--device", default="cuda", help="cuda (the benchmark); cpu only to smoke-test this script")
     args = parser.parse_args()
     out = Path(os.environ.get("OUT", "out/train_bench"))
     out.mkdir(parents=True, exist_ok=True)
@@ -58,14 +60,14 @@ def main() -> int:
     summary: dict = {"python": sys.version.split()[0], "torch": torch.__version__, "cuda": torch.version.cuda,
                      "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"}
     print(json.dumps(summary), flush=True)
-    if not torch.cuda.is_available():
+    if args.device == "cuda" and not torch.cuda.is_available():
         print("no CUDA device: this benchmark needs the GPU machine", file=sys.stderr)
         return 2
     work = Path(tempfile.mkdtemp(prefix="next3d-train-bench-"))
     try:
         data = work / f"synth{args.res}"
         status, _, seconds = run([sys.executable, "-m", "next3d", "dataset", "synth", "--out", str(data), "--n",
-                                  str(args.images), "--res", str(args.res), "--device", "cuda"], timeout=400)
+                                  str(args.images), "--res", str(args.res), "--device", args.device], timeout=400)
         summary["synth"] = {"images": args.images, "seconds": round(seconds, 1), "status": status}
         if status:
             return status
@@ -74,11 +76,11 @@ def main() -> int:
         from next3d.train import RunOptions, TrainConfig, train
         from next3d.train.log import read_log
 
-        config = TrainConfig(data=str(data), generator=preset_config("small"), batch=args.batch,
+        config = TrainConfig(data=str(data), generator=preset_config(args.preset), batch=args.batch,
                              precision=args.precision)
         tick_kimg = STEPS_PER_TICK * args.batch / 1000
         options = RunOptions(out=str(work / "runs"), run_name="bench", kimg=tick_kimg * (args.ticks + 1),
-                             snap_kimg=1000.0, tick_kimg=tick_kimg, device="cuda", workers=args.workers,
+                             snap_kimg=1000.0, tick_kimg=tick_kimg, device=args.device, workers=args.workers,
                              grid_seeds=4, grid_views=5, max_minutes=6.0)
         start = time.time()
         result = train(config, options)
@@ -86,7 +88,7 @@ def main() -> int:
         ticks = [e for e in read_log(result.run_dir / "log.jsonl") if e["event"] == "tick"]
         measured = ticks[1:] or ticks
         summary["train"] = {
-            "preset": "small", "batch": args.batch, "precision": args.precision, "steps": result.state.step,
+            "preset": args.preset, "batch": args.batch, "precision": args.precision, "steps": result.state.step,
             "img_per_sec": round(statistics.median(t["img_per_sec"] for t in measured), 2),
             "sec_per_kimg": round(statistics.median(t["sec_per_kimg"] for t in measured), 2),
             "warmup_tick_sec_per_kimg": round(ticks[0]["sec_per_kimg"], 2),
@@ -101,9 +103,9 @@ def main() -> int:
 
         status, text, seconds = run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                                      "--nproc_per_node=1", "-m", "next3d", "train", "--data", str(data), "--out",
-                                     str(work / "runs"), "--run-name", "torchrun", "--preset", "small", "--batch",
-                                     str(args.batch), "--kimg", str(4 * args.batch / 1000), "--snap-kimg", "1000",
-                                     "--device", "cuda", "--no-progress"], timeout=300)
+                                     str(work / "runs"), "--run-name", "torchrun", "--preset", args.preset,
+                                     "--batch", str(args.batch), "--kimg", str(4 * args.batch / 1000), "--snap-kimg",
+                                     "1000", "--device", args.device, "--no-progress"], timeout=300)
         summary["torchrun_1gpu"] = {"status": status, "seconds": round(seconds, 1),
                                     "snapshots": len(list((work / "runs" / "torchrun").glob("snapshot-*")))}
     finally:
