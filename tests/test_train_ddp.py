@@ -11,7 +11,7 @@ import torch
 from next3d.head import load_default_head
 from next3d.io.checkpoint import load_checkpoint
 from next3d.networks.generator import Next3DGenerator
-from next3d.train.log import read_log
+from next3d.utils.jsonl import read_events
 from tests.train_support import micro_generator, subprocess_env, synth_data
 
 STEPS, BATCH = 3, 4
@@ -58,6 +58,6 @@ def test_only_rank_zero_writes(runs):
     assert [p.name for p in two.parent.iterdir()] == ["run"]
     assert len(list(two.glob("snapshot-*.safetensors"))) == 1 and len(list(two.glob("grid-*.png"))) == 1
     assert not list(two.glob(".*tmp*"))
-    events = read_log(two / "log.jsonl")
+    events = read_events(two / "log.jsonl")
     assert [e["event"] for e in events].count("start") == 1 and events[0]["gpus"] == 2
     assert events[0]["batch_gpu"] == 2 and events[-1]["event"] == "done"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from next3d.train import losses, schedule
-from next3d.train.ema import update_ema
+from next3d.utils.ema import update_ema
 from next3d.train.optim import lazy_adam, load_optimizer_tensors, optimizer_tensors
 from next3d.train.sampler import StreamSampler
 from next3d.train.seeding import micro_seed

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from next3d.cli import main
 from next3d.io.checkpoint import load_checkpoint
-from next3d.train.log import read_log
+from next3d.utils.jsonl import read_events
 from tests.train_support import micro_generator, subprocess_env, synth_data
 
 STEPS, BATCH, SNAP_EVERY = 6, 4, 2
@@ -65,7 +65,7 @@ def assert_same_training_state(run_a, run_b):
 def wait_for_event(log, event, proc, timeout=240):
     start = time.time()
     while time.time() - start < timeout:
-        if any(e["event"] == event for e in read_log(log)):
+        if any(e["event"] == event for e in read_events(log)):
             return
         assert proc.poll() is None, "the run ended before it could be killed"
         time.sleep(0.02)
@@ -73,7 +73,7 @@ def wait_for_event(log, event, proc, timeout=240):
 
 
 def step_seconds(run_dir):
-    ticks = [e for e in read_log(run_dir / "log.jsonl") if e["event"] == "tick"]
+    ticks = [e for e in read_events(run_dir / "log.jsonl") if e["event"] == "tick"]
     return min(t["sec_per_kimg"] for t in ticks) * BATCH / 1000
 
 
@@ -92,11 +92,11 @@ def test_sigkill_at_a_random_moment_then_resume_is_bit_exact(setup, reference):
     finally:
         proc.wait()
     assert proc.returncode == -9
-    killed_at = max(e.get("step", 0) for e in read_log(out / "run" / "log.jsonl"))
+    killed_at = max(e.get("step", 0) for e in read_events(out / "run" / "log.jsonl"))
     assert killed_at < STEPS
     run_cli_process(train_args(data, generator, out, "--resume", "auto"))
     assert_same_training_state(reference, out / "run")
-    events = read_log(out / "run" / "log.jsonl")
+    events = read_events(out / "run" / "log.jsonl")
     assert [e["event"] for e in events].count("resume") == 1 and events[-1]["event"] == "done"
     steps = [e["step"] for e in events if e["event"] == "tick"]
     assert steps == list(range(1, STEPS + 1)), "the log holds each step once, in order"

@@ -17,7 +17,7 @@ from next3d.networks.generator import Next3DGenerator, RenderOptions
 from next3d.render import camera
 from next3d.train import MetricsConfig, train
 from next3d.train.data import condition_pool
-from next3d.train.log import read_log
+from next3d.utils.jsonl import read_events
 from next3d.train.metrics import feature_statistics, frechet_distance
 from next3d.train.phases import head_state
 from next3d.train.precision import apply_precision
@@ -129,7 +129,7 @@ def test_run_directory_is_usable(trained):
 
 
 def test_log_is_plottable_jsonl(trained):
-    events = read_log(trained.run_dir / "log.jsonl")
+    events = read_events(trained.run_dir / "log.jsonl")
     kinds = [e["event"] for e in events]
     assert kinds[0] == "start" and kinds[-1] == "done"
     assert {"tick", "grid", "snapshot", "metrics"} <= set(kinds)
@@ -148,7 +148,7 @@ def test_log_is_plottable_jsonl(trained):
 def test_bf16_blocks_train_on_the_cpu(data, tmp_path):
     generator = micro_generator(sr_num_fp16_res=1, d_num_fp16_res=1)
     result = train(train_config(data, generator=generator, precision="bf16"), run_options(tmp_path, 2))
-    tick = [e for e in read_log(result.run_dir / "log.jsonl") if e["event"] == "tick"][-1]
+    tick = [e for e in read_events(result.run_dir / "log.jsonl") if e["event"] == "tick"][-1]
     assert np.isfinite(tick["loss_G"]) and np.isfinite(tick["loss_D"])
     G = load_generator(result.run_dir)
     assert apply_precision(G, "bf16") > 0  # the config has reduced-precision blocks; they now compute in bf16
@@ -160,6 +160,6 @@ def test_bf16_blocks_train_on_the_cpu(data, tmp_path):
 def test_max_minutes_stops_cleanly_with_a_snapshot(data, tmp_path):
     result = train(train_config(data), run_options(tmp_path, 50, max_minutes=1e-5))
     assert not result.finished and result.state.step == 1
-    events = read_log(result.run_dir / "log.jsonl")
+    events = read_events(result.run_dir / "log.jsonl")
     assert [e["event"] for e in events][-3:] == ["grid", "snapshot", "stopped"]
     assert load_checkpoint(result.run_dir).meta["training"]["step"] == 1

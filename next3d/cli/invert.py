@@ -37,7 +37,7 @@ def invert(ckpt, image, camera, mask, out, prior, init, latent_space, steps, lr,
     from next3d.errors import BadInputError
     from next3d.invert.camera_file import read_camera
     from next3d.invert.image_input import load_target
-    from next3d.invert.jsonl_log import JsonlLog
+    from next3d.utils.jsonl import JsonlLog
     from next3d.invert.model_files import load_inversion_models
     from next3d.invert.outputs import check_out_dir, file_sha256, write_outputs
     from next3d.invert.pipeline import run_inversion

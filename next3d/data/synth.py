@@ -30,6 +30,7 @@ from next3d.data.validate import DATASET_JSON, open_dataset
 from next3d.data.writer import check_output, replace_dir, write_zip
 from next3d.errors import BadInputError
 from next3d.utils.atomic import atomic_write_bytes, atomic_write_text
+from next3d.utils.jsonl import append_event
 
 SETTINGS_FILE = "synth.json"
 LOG_FILE = "synth_log.jsonl"
@@ -71,12 +72,12 @@ def synth_dataset(out: str | os.PathLike, settings: SynthSettings, head, device=
     check_output(out, force)
     partial = partial_path(out)
     _open_partial(partial, settings)
-    log = _Log(partial / LOG_FILE)
+    log_path = partial / LOG_FILE
     renderer = SynthRenderer(head, settings.resolution, settings.supersample, device)
     chunks = [list(range(s, min(s + settings.batch, settings.n))) for s in range(0, settings.n, settings.batch)]
     missing = {c: [i for i in chunk if not (partial / image_name(i)).exists()] for c, chunk in enumerate(chunks)}
     already = settings.n - sum(len(m) for m in missing.values())
-    log.write("start", settings=json.loads(settings.to_json()), already_done=already, device=str(device))
+    append_event(log_path, "start", settings=json.loads(settings.to_json()), already_done=already, device=str(device))
     written = 0
     bar = tqdm(total=settings.n, initial=already, unit="img", desc="synth", disable=not progress)
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
@@ -97,7 +98,7 @@ def synth_dataset(out: str | os.PathLike, settings: SynthSettings, head, device=
             _finish_chunk(pending.pop(0), chunks, bar, log)
     bar.close()
     finished = already + written == settings.n
-    log.write("finished" if finished else "stopped", written=written, seconds=time.time() - start)
+    append_event(log_path, "finished" if finished else "stopped", written=written, seconds=time.time() - start)
     if finished:
         _publish(partial, out, settings, head)
     return SynthReport(out if finished else partial, finished, written, already, time.time() - start)
@@ -128,7 +129,7 @@ def _finish_chunk(item, chunks, bar, log) -> None:
     for future in futures:
         future.result()  # re-raises a failed write
     bar.update(len(futures))
-    log.write("chunk_done", chunk=c, first=chunks[c][0], count=len(chunks[c]), written=len(futures))
+    append_event(log_path, "chunk_done", chunk=c, first=chunks[c][0], count=len(chunks[c]), written=len(futures))
 
 
 def _publish(partial: Path, out: Path, settings: SynthSettings, head) -> None:
@@ -155,15 +156,3 @@ def _publish(partial: Path, out: Path, settings: SynthSettings, head) -> None:
     else:
         replace_dir(partial, out)
         (out / SETTINGS_FILE).unlink()
-
-
-class _Log:
-    """Appends JSON lines {"t": unix time, "event": ..., ...} to a file."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def write(self, event: str, **fields) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"t": time.time(), "event": event, **fields}) + "\n")

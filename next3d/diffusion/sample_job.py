@@ -20,7 +20,7 @@ from next3d.capture.jobs import save_png
 from next3d.diffusion.generator_source import GeneratorSource, same_generator
 from next3d.diffusion.guidance import ImageGuidance, guidance_loss
 from next3d.diffusion.image_inputs import load_mask, load_rgb, to_uint8
-from next3d.diffusion.jsonl_log import append_event
+from next3d.utils.jsonl import append_event
 from next3d.diffusion.latent_codec import LATENT_KINDS, LatentCodec
 from next3d.diffusion.latent_files import load_latents, save_sampled_latents
 from next3d.diffusion.pipeline import (

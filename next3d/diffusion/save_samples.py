@@ -31,7 +31,7 @@ from next3d.diffusion.distributed import (
 )
 from next3d.diffusion.generator_source import GeneratorSource
 from next3d.diffusion.image_inputs import to_uint8
-from next3d.diffusion.jsonl_log import append_event
+from next3d.utils.jsonl import append_event
 from next3d.diffusion.latent_codec import LATENT_KINDS, LatentCodec
 from next3d.diffusion.latent_stats import write_store_stats
 from next3d.diffusion.latent_store import (

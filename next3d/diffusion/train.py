@@ -27,9 +27,9 @@ from next3d.diffusion.distributed import (
     env_from_environ,
     init_process_group,
 )
-from next3d.diffusion.ema import ema_decay, update_ema
+from next3d.utils.ema import update_ema, warmup_decay
 from next3d.diffusion.image_encoder import ImageEncoderConfig
-from next3d.diffusion.jsonl_log import append_event
+from next3d.utils.jsonl import append_event
 from next3d.diffusion.latent_stats import load_stats
 from next3d.diffusion.latent_store import LatentStore
 from next3d.diffusion.normalization import LatentNormalizer
@@ -168,7 +168,7 @@ def _train(cfg: TrainConfig, env: DistEnv, device: torch.device, on_step) -> Tra
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(prior.parameters(), cfg.grad_clip)
         optimizer.step()
-        update_ema(prior_ema, prior, ema_decay(step, cfg.ema))
+        update_ema(prior_ema, prior, warmup_decay(step, cfg.ema))
         step += 1
         window.append(loss.item())
         bar.update(1)

@@ -17,7 +17,7 @@ import torch
 
 from next3d.errors import BadInputError
 from next3d.invert.camera_file import camera_document
-from next3d.invert.jsonl_log import JsonlLog, finite_json
+from next3d.utils.jsonl import JsonlLog, finite_json
 from next3d.invert.result import InversionResult
 from next3d.utils.atomic import atomic_dir, atomic_write_bytes, atomic_write_text
 

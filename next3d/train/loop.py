@@ -23,9 +23,8 @@ from next3d.networks.generator import Next3DGenerator
 from next3d.train import distributed, schedule
 from next3d.train.config import RunOptions, TrainConfig
 from next3d.train.data import condition_pool, dataset_name, open_training_data, real_loader, to_device
-from next3d.train.ema import update_ema
 from next3d.train.grids import grid_path, render_grid, save_grid
-from next3d.train.log import LOG_FILE, JsonlLog, rewind_log
+from next3d.train.log import LOG_FILE, rewind_log
 from next3d.train.optim import lazy_adam, sanitize_gradients
 from next3d.train.phases import GeneratorPass, Phases
 from next3d.train.precision import apply_precision
@@ -35,6 +34,8 @@ from next3d.train.seeding import seed_micro_batch
 from next3d.train.snapshot import (TrainingState, load_snapshot, prune_snapshots, remove_partial_files,
                                    restore_snapshot, save_snapshot, snapshot_path)
 from next3d.train.stats import TickStats
+from next3d.utils.ema import update_ema
+from next3d.utils.jsonl import JsonlLog
 
 STOP_CHECK_STEPS = 4  # multi-process runs agree on --max-minutes every this many steps
 
