@@ -93,9 +93,9 @@ def synth_dataset(out: str | os.PathLike, settings: SynthSettings, head, device=
             pending.append((c, futures))
             written += len(futures)
             while len(pending) > CHUNKS_IN_FLIGHT:
-                _finish_chunk(pending.pop(0), chunks, bar, log)
+                _finish_chunk(pending.pop(0), chunks, bar, log_path)
         while pending:
-            _finish_chunk(pending.pop(0), chunks, bar, log)
+            _finish_chunk(pending.pop(0), chunks, bar, log_path)
     bar.close()
     finished = already + written == settings.n
     append_event(log_path, "finished" if finished else "stopped", written=written, seconds=time.time() - start)
@@ -124,7 +124,7 @@ def _write_png(path: Path, pixels) -> None:
     atomic_write_bytes(path, encode_png(pixels))
 
 
-def _finish_chunk(item, chunks, bar, log) -> None:
+def _finish_chunk(item, chunks, bar, log_path: Path) -> None:
     c, futures = item
     for future in futures:
         future.result()  # re-raises a failed write
