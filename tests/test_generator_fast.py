@@ -71,3 +71,9 @@ def test_random_options_are_refused_by_graphs():
 def test_cpu_fast_mode_falls_back_to_cached_eager_stages():
     G = Next3DGenerator(preset_config("tiny"), load_default_head())
     assert isinstance(make_renderer(G, "fast"), StagedGenerator)
+
+
+@pytest.mark.gpu
+def test_official_layout_is_not_graphed_because_its_head_stage_syncs():
+    G = Next3DGenerator(preset_config("tiny", official_plane_layout=True), load_default_head()).cuda()
+    assert isinstance(make_renderer(G, "fast"), StagedGenerator)

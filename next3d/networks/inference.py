@@ -64,7 +64,9 @@ def apply_backend_flags(mode: InferenceMode) -> None:
 def make_renderer(G, mode: InferenceMode | str = "fp32", cache: bool = True):
     """A stage-caching renderer (`.render(ws, c, head, options)`, `.stats`, `.clear()`) for `mode`.
 
-    CUDA-graph modes need G on a CUDA device; elsewhere they fall back to eager stages with caching.
+    CUDA-graph modes need G on a CUDA device and a sync-free head stage; elsewhere (the CPU, or imported
+    official weights, whose flood fill and integer mouth crops read values back to the host) they fall back to
+    eager stages with caching.
     """
     from next3d.networks.cuda_graphs import GraphedGenerator
     from next3d.networks.staged import StagedGenerator
@@ -73,7 +75,7 @@ def make_renderer(G, mode: InferenceMode | str = "fp32", cache: bool = True):
     on_cuda = next(G.parameters()).device.type == "cuda"
     if on_cuda:
         apply_backend_flags(mode)
-    if mode.cuda_graphs and on_cuda:
+    if mode.cuda_graphs and on_cuda and not G.config.official_plane_layout:
         return GraphedGenerator(G, mode)
     return StagedGenerator(InferenceGenerator(G, mode), enabled=cache)
 

@@ -18,6 +18,7 @@ a run-length flood fill (alternating row and column sweeps until nothing changes
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -26,6 +27,12 @@ import torch.nn.functional as F
 from next3d.errors import BadInputError
 from next3d.head import HeadParams
 from next3d.raster import interpolate, rasterize
+
+
+@functools.lru_cache(maxsize=64)
+def _constant(values: tuple, device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """A small constant tensor, made once per device: no host-to-device copy per call (CUDA-graph capturable)."""
+    return torch.tensor(values, device=device, dtype=dtype)
 
 OFFICIAL_VIEWS = ((0.0, 0.0, 0.0), (0.0, 90.0, 0.0), (0.0, -90.0, 0.0), (90.0, 0.0, 0.0))  # pitch, yaw, roll (deg)
 ORTH_SCALE = 5.0
@@ -87,8 +94,8 @@ def official_head_inputs(head, head_state):
         points = head_state.to(head.v_template)
         if points.shape[1] == count + IBUG_COUNT:
             vertices, landmarks = points[:, :count], points[:, count:]
-            lip_outer = torch.tensor(IBUG_LIP_OUTER, device=points.device)
-            corners = torch.tensor(IBUG_MOUTH_CORNERS, device=points.device)
+            lip_outer = _constant(IBUG_LIP_OUTER, points.device)
+            corners = _constant(IBUG_MOUTH_CORNERS, points.device)
         elif points.shape[1] == count:
             vertices, landmarks = points, head.landmarks_from(points)
             lip_outer, corners = head.lip_outer, head.mouth_corners
@@ -102,7 +109,7 @@ def official_head_inputs(head, head_state):
 
 def official_view_rotations(device=None) -> torch.Tensor:
     """(4, 3, 3) R = Rz Ry Rx of OFFICIAL_VIEWS, computed in float32 as the official `angle2matrix`."""
-    angles = torch.tensor(OFFICIAL_VIEWS, dtype=torch.float32, device=device) * math.pi / 180.0
+    angles = _constant(OFFICIAL_VIEWS, torch.device(device), torch.float32) * (math.pi / 180.0)
     s, c = torch.sin(angles), torch.cos(angles)
     cx, cy, cz, sx, sy, sz = c[:, 0], c[:, 1], c[:, 2], s[:, 0], s[:, 1], s[:, 2]
     return torch.stack([
@@ -114,10 +121,10 @@ def official_view_rotations(device=None) -> torch.Tensor:
 
 def official_view_coordinates(points: torch.Tensor) -> torch.Tensor:
     """Native points (B, N, 3) -> (B, 4, N, 3): per view (column coord, row coord, depth; nearer is smaller)."""
-    flip = torch.tensor([1.0, -1.0, 1.0], device=points.device)
-    shift = torch.tensor(ORTH_SHIFT, device=points.device)
+    flip = _constant((1.0, -1.0, 1.0), points.device)
+    shift = _constant(ORTH_SHIFT, points.device)
     rotated = torch.matmul((points * flip)[:, None], official_view_rotations(points.device)[None])
-    return (rotated + shift) * ORTH_SCALE * torch.tensor([1.0, -1.0, -1.0], device=points.device)
+    return (rotated + shift) * ORTH_SCALE * _constant((1.0, -1.0, -1.0), points.device)
 
 
 def _sample_views(image: torch.Tensor, grid: torch.Tensor, batch: int) -> torch.Tensor:
