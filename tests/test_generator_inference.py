@@ -56,3 +56,16 @@ def test_reduced_precision_on_cuda_matches_fp32(preset, precision):
 def test_unknown_precision_is_refused():
     with pytest.raises(Exception, match="precision"):
         InferenceMode("fp8")
+
+
+def test_eg3d_variant_runs_through_the_inference_wrapper():
+    """EG3D generators have no neural texture (None): the fp32 wrapper still equals the plain generator."""
+    torch.manual_seed(0)
+    G = Next3DGenerator(preset_config("tiny", architecture="eg3d"), load_default_head()).eval()
+    c = camera.make_label(camera.orbit_pose(torch.tensor([0.3]), torch.tensor([0.1])))
+    hp = HeadParams.neutral(G.head, 1)
+    with torch.no_grad():
+        ws = G.mapping(torch.randn(1, G.z_dim), c)
+        ref = G.synthesis(ws, c, hp)
+        out = InferenceGenerator(G, "fp32").synthesis(ws, c, hp)
+    assert torch.equal(out.image, ref.image)

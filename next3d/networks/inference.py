@@ -106,8 +106,9 @@ class InferenceGenerator:
     def latent_stage(self, ws, options=None):
         with self._precision(ws.device):
             latent = self._latent_stage(ws, options)
-        for name in ("texture", "static_planes"):
-            setattr(latent, name, getattr(latent, name).float())
+        latent.static_planes = latent.static_planes.float()
+        if latent.texture is not None:  # the EG3D variant has no neural texture
+            latent.texture = latent.texture.float()
         return latent
 
     def head_stage(self, latent, ws, head_state, options=None):
