@@ -23,6 +23,7 @@ from next3d.networks.official_planes import (
     official_mouth_boxes,
     official_mouth_fill,
     official_view_coordinates,
+    official_view_rotations,
     paste_resize,
     reachable_from_corner,
 )
@@ -53,6 +54,13 @@ def test_view_coordinates_follow_the_official_formulas():
         [5 * x, -5 * (z - 0.01), -5 * (y - 0.01)],  # top: camera above
     ])
     assert torch.allclose(got, expected, atol=1e-6)
+
+
+def test_view_rotations_default_to_the_cpu():
+    rotations = official_view_rotations()
+    assert rotations.shape == (4, 3, 3) and rotations.device.type == "cpu"
+    assert torch.equal(rotations, official_view_rotations("cpu"))
+    assert torch.allclose(rotations @ rotations.transpose(1, 2), torch.eye(3).expand(4, 3, 3), atol=1e-6)
 
 
 def test_every_view_keeps_the_faces_that_look_at_its_camera(head):

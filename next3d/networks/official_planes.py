@@ -107,7 +107,7 @@ def official_head_inputs(head, head_state):
     return vertices.detach().float(), landmarks.detach().float(), lip_outer, corners
 
 
-def official_view_rotations(device=None) -> torch.Tensor:
+def official_view_rotations(device: torch.device | str = "cpu") -> torch.Tensor:
     """(4, 3, 3) R = Rz Ry Rx of OFFICIAL_VIEWS, computed in float32 as the official `angle2matrix`."""
     angles = _constant(OFFICIAL_VIEWS, torch.device(device), torch.float32) * (math.pi / 180.0)
     s, c = torch.sin(angles), torch.cos(angles)
