@@ -12,9 +12,9 @@ from next3d.cli import main
 from next3d.head import load_default_head
 from next3d.io.checkpoint import read_meta
 from next3d.io.generator_file import load_generator
-from next3d.io.official_pickle import file_sha256
 from next3d.networks.generator import Next3DGenerator
 from next3d.networks.presets import preset_config
+from next3d.utils.hashing import file_sha256
 from test_import_official_planes import flame_placed
 from test_import_roundtrip import SR_2X, official_file
 

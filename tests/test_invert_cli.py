@@ -22,7 +22,7 @@ from next3d.capture.jobs import save_png
 from next3d.cli import main
 from next3d.invert.camera_file import camera_document
 from next3d.invert.camera_fit import OrbitCamera
-from next3d.invert.outputs import file_sha256
+from next3d.utils.hashing import file_sha256
 
 CAMERA = OrbitCamera(yaw=0.2, pitch=-0.05)
 

@@ -39,11 +39,12 @@ def invert(ckpt, image, camera, mask, out, prior, init, latent_space, steps, lr,
     from next3d.invert.image_input import load_target
     from next3d.utils.jsonl import JsonlLog
     from next3d.invert.model_files import load_inversion_models
-    from next3d.invert.outputs import check_out_dir, file_sha256, write_outputs
+    from next3d.invert.outputs import check_out_dir, write_outputs
     from next3d.invert.pipeline import run_inversion
     from next3d.invert.settings import InversionSettings
     from next3d.utils.atomic import atomic_dir
     from next3d.utils.device import resolve_device
+    from next3d.utils.hashing import file_sha256
 
     out_dir = check_out_dir(out)
     if turntable_frames < 0:

@@ -3,13 +3,12 @@ initialised preset (for tests and demos), with a JSON description stored beside 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from next3d.errors import BadInputError
+from next3d.utils.hashing import file_sha256
 
 BUILTIN_PREFIX = "builtin:"
 
@@ -60,14 +59,6 @@ class GeneratorSource:
 
         path = resolve_checkpoint(self.checkpoint)
         return {"checkpoint": str(path.resolve()), "sha256": file_sha256(path)}
-
-
-def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def same_generator(a: dict, b: dict) -> bool:

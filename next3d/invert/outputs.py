@@ -6,7 +6,6 @@ tuned.safetensors (PTI), view_state.json (opens the result in the visualizer), l
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from collections.abc import Callable
@@ -23,15 +22,6 @@ from next3d.utils.atomic import atomic_dir, atomic_write_bytes, atomic_write_tex
 
 TURNTABLE_YAW, TURNTABLE_PITCH = 0.5, 0.15  # radians, swing of the turntable around the fitted view
 TURNTABLE_FPS = 24.0
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes (the source checkpoint's identity in tuned.safetensors)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_out_dir(out_dir: str | Path) -> Path:

@@ -16,7 +16,6 @@ refused with `UnsafeFileError` naming it, before anything is called.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from next3d.io.official_records import (
 )
 from next3d.io.official_storage import storage_from_legacy_bytes, tensor_whitelist
 from next3d.io.safe_pickle import builtin_types, numpy_types, safe_load
+from next3d.utils.hashing import file_sha256
 
 # Packages whose classes may appear by reference (their instances become inert ObjectRecords).
 CLASS_PACKAGES = ("training", "training_avatar_texture", "torch_utils", "torch.nn.modules")
@@ -110,15 +110,6 @@ def _reconstructor(cls: Any, base: Any, state: Any) -> Any:
     if cls is EasyDictRecord and base is dict and isinstance(state, dict):
         return EasyDictRecord(state)
     raise BadInputError("copyreg._reconstructor with an unexpected class")
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_official_pickle(path: str | os.PathLike) -> OfficialPickle:

@@ -1,1 +1,1 @@
-"""Small shared helpers: atomic file writes, device choice, logging."""
+"""Small shared helpers: atomic file writes, device choice, logging, EMA, file hashes."""
