@@ -7,10 +7,7 @@ Median of device-event timings after warm-up, random weights, batch 1.
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -19,6 +16,7 @@ from next3d.networks.generator import Next3DGenerator, RenderOptions
 from next3d.networks.inference import make_renderer
 from next3d.networks.presets import preset_config
 from next3d.render import camera
+from next3d.utils.timing import median_ms
 
 
 @dataclass
@@ -30,26 +28,6 @@ class StageTimes:
     update_ms: dict[str, float]
     max_abs_error: float | None  # vs the fp32 reference image, in [-1, 1] units
     failure: str | None = None  # why the mode could not run
-
-
-def median_ms(fn: Callable[[], object], device: torch.device, repeat: int, warmup: int) -> float:
-    """Median wall time of fn() in ms, synchronizing the device around each call."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        if device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize(device)
-            times.append(start.elapsed_time(end))
-        else:
-            t0 = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
 
 
 @torch.no_grad()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -15,6 +12,7 @@ from next3d.raster.interpolate import interpolate
 from next3d.raster.rasterize import backend_available, rasterize
 from next3d.raster.texture import sample_texture
 from next3d.raster.views import PLANE_VIEW_NAMES, plane_views
+from next3d.utils.timing import median_ms
 
 TEXTURE_CHANNELS = 32  # Next3D's neural texture: 256 x 256 x 32
 
@@ -79,28 +77,6 @@ def plane_features(scene: PlaneScene, texture: torch.Tensor, resolution: int, ba
     mouth = fill_polygon(scene.lips, resolution)[:, None]  # front view (view 0) only
     alpha[:, 0] = torch.maximum(alpha[:, 0], mouth.to(alpha.dtype))
     return features, alpha
-
-
-def median_ms(fn: Callable[[], object], device: torch.device, repeat: int, warmup: int) -> float:
-    """Median wall time of fn() in ms; on CUDA from events around each call (synchronised every call)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        for _ in range(repeat):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end))
-    else:
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
 
 
 def bench_raster(device: torch.device, resolution: int = 256, batches=(1, 8), repeat: int | None = None,
