@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 import torch
 
+from next3d.capture.render_args import BUILTIN_PREFIX
 from next3d.errors import BadInputError
 from next3d.utils.hashing import file_sha256
-
-BUILTIN_PREFIX = "builtin:"
 
 
 @dataclass(frozen=True)
