@@ -19,6 +19,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from next3d.capture.images import signed_to_uint8  # noqa: E402
+from next3d.capture.latents import z_from_seed  # noqa: E402
 from next3d.head import HeadParams  # noqa: E402
 from next3d.io.generator_file import load_generator  # noqa: E402
 from next3d.networks.staged import StagedGenerator  # noqa: E402
@@ -37,7 +39,7 @@ EXPRESSIONS = {  # name -> (face units at 1.0, jaw opening in radians)
 
 def seed_latent(G, seed: int, psi: float = 0.7) -> torch.Tensor:
     """W+ of a seed, conditioned on the frontal camera (the visualizer's z convention)."""
-    z = torch.from_numpy(np.random.RandomState(seed).randn(1, G.z_dim)).float()
+    z = torch.from_numpy(z_from_seed(seed, G.z_dim))[None]
     return G.mapping(z, camera.make_label(camera.orbit_pose(0.0, 0.0)), truncation_psi=psi)
 
 
@@ -48,11 +50,6 @@ def expression_params(G, name: str) -> HeadParams:
         params.expression[:, G.head.expr_names.index(unit)] = 1.0
     params.jaw[:, 0] = jaw
     return params
-
-
-def to_uint8(image: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) in [-1, 1] -> (H, W, 3) uint8."""
-    return ((image[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
 
 
 def mouth_box_share(G, ws: torch.Tensor, label: torch.Tensor) -> float:
@@ -89,15 +86,15 @@ def main() -> None:
     rows, shares = [], []
     for seed in range(args.seeds):
         ws = seed_latent(G, seed)
-        rows.append(np.concatenate([to_uint8(staged.render(ws, c, neutral).image) for c in labels], axis=1))
+        rows.append(np.concatenate([signed_to_uint8(staged.render(ws, c, neutral).image[0]) for c in labels], axis=1))
         shares.append(mouth_box_share(G, ws, labels[2]))
     Image.fromarray(np.concatenate(rows, axis=0)).save(out / f"{stem}_seeds.png", optimize=True)
 
     expr_rows = []
     for seed in range(3):
         ws = seed_latent(G, seed)
-        expr_rows.append(np.concatenate([to_uint8(staged.render(ws, labels[2], expression_params(G, name)).image)
-                                         for name in EXPRESSIONS], axis=1))
+        images = [staged.render(ws, labels[2], expression_params(G, name)).image[0] for name in EXPRESSIONS]
+        expr_rows.append(np.concatenate([signed_to_uint8(image) for image in images], axis=1))
     Image.fromarray(np.concatenate(expr_rows, axis=0)).save(out / f"{stem}_expressions.png", optimize=True)
     report = {"seeds": args.seeds, "yaws_deg": YAWS_DEG, "expressions": list(EXPRESSIONS),
               "jaw_open_change_in_mouth_box": [round(s, 3) for s, _ in shares],
