@@ -1,7 +1,5 @@
 """The composed Next3D generator (tiny preset, CPU): shapes, determinism, staging, locality, gradients."""
 
-import copy
-
 import pytest
 import torch
 

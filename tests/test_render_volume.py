@@ -7,7 +7,7 @@ import torch
 from next3d.render import camera
 from next3d.render.rays import camera_rays
 from next3d.render.triplane import sample_planes, plane_coordinates
-from next3d.render.volume import RenderSettings, render_rays, march
+from next3d.render.volume import RenderSettings, render_rays
 
 
 def test_centre_ray_points_at_pivot_and_rays_are_unit():

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 FIELDS = ("shape", "expression", "jaw", "neck", "eyes", "rotation", "translation")
 FIXED_SIZES = MappingProxyType({"jaw": 3, "neck": 3, "eyes": 6, "rotation": 3, "translation": 3})
-POSE_DIM = sum(FIXED_SIZES.values())  # 18 numbers after shape and expression
 
 
 @dataclass

@@ -36,7 +36,6 @@ from next3d.utils.hashing import file_sha256
 
 # Packages whose classes may appear by reference (their instances become inert ObjectRecords).
 CLASS_PACKAGES = ("training", "training_avatar_texture", "torch_utils", "torch.nn.modules")
-NETWORK_KEYS = ("G_ema", "G", "D")
 ZIP_MAGIC = b"PK\x03\x04"
 
 

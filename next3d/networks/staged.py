@@ -14,8 +14,6 @@ from typing import Any
 
 import torch
 
-STAGES = ("latent", "head", "camera")
-
 
 @dataclass
 class StageStats:
