@@ -7,6 +7,17 @@ import click
 from next3d.errors import BadInputError
 
 
+def parse_batch_sizes(text: str) -> tuple[int, ...]:
+    """'1,8' -> (1, 8); one clear error for anything but comma-separated positive integers."""
+    try:
+        sizes = tuple(int(b) for b in text.split(","))
+    except ValueError:
+        raise BadInputError(f"--batch {text!r}: expected comma-separated integers such as 1,8") from None
+    if not sizes or min(sizes) < 1:
+        raise BadInputError(f"--batch {text!r}: batch sizes must be >= 1")
+    return sizes
+
+
 @click.group()
 def bench() -> None:
     """Time parts of the pipeline and print a table."""
@@ -25,12 +36,7 @@ def raster(device: str, resolution: int, batches: str, repeat: int | None, mesh:
     from next3d.raster.bench import bench_raster, format_table
     from next3d.utils.device import resolve_device
 
-    try:
-        sizes = tuple(int(b) for b in batches.split(","))
-    except ValueError:
-        raise BadInputError(f"--batch {batches!r}: expected comma-separated integers such as 1,8") from None
-    if not sizes or min(sizes) < 1:
-        raise BadInputError(f"--batch {batches!r}: batch sizes must be >= 1")
+    sizes = parse_batch_sizes(batches)
     dev = resolve_device(device)
     name, rows = bench_raster(dev, resolution, sizes, repeat, mesh)
     click.echo(format_table(name, dev, rows))

@@ -66,17 +66,12 @@ def bench(path: str | None, device: str, batches: str, repeat: int) -> None:
     """Time the skinning forward pass (and forward + backward) of a head model (default: the built-in one)."""
     import torch
 
-    from next3d.errors import BadInputError
+    from next3d.cli.bench import parse_batch_sizes
     from next3d.head import load_default_head, load_head
     from next3d.head.benchmark import time_forward
     from next3d.utils.device import resolve_device
 
-    try:
-        sizes = [int(b) for b in batches.split(",")]
-    except ValueError:
-        raise BadInputError(f"--batch {batches!r}: expected comma-separated integers such as 1,8") from None
-    if not sizes or min(sizes) < 1:
-        raise BadInputError(f"--batch {batches!r}: batch sizes must be >= 1")
+    sizes = parse_batch_sizes(batches)
     dev = resolve_device(device)
     model = load_head(path) if path else load_default_head()
     click.echo(f"{model.name}: {model.num_vertices} vertices on {dev} ({torch.get_num_threads()} CPU threads)")
