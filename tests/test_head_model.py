@@ -96,3 +96,14 @@ def test_head_fits_the_triplane_box_and_is_framed_like_ffhq():
     assert 0.75 < chin[1] < 0.95 and 0.5 < nose[1] < 0.65  # chin well inside the image, nose just below centre
     # the subject's left (+x) appears on the image's right in the frontal view
     assert eyes[:2, 0].mean() > 0.5
+
+
+def test_default_heads_are_independent_modules():
+    """Generators move their head with them (G.to(device)); moving one must not move another's head."""
+    first, second = load_default_head(), load_default_head()
+    first.to(torch.float64)  # stands in for .to("cuda") on a CPU-only machine
+    assert second.v_template.dtype == torch.float32
+    assert load_default_head().v_template.dtype == torch.float32
+    first.v_template.zero_()
+    assert load_default_head().v_template.abs().sum() > 0
+    assert load_default_head().content_hash() == second.content_hash()

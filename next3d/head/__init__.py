@@ -6,6 +6,7 @@ CC0 MakeHuman data); `load_head(path)` reads a Next3D head file or a FLAME `gene
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from pathlib import Path
@@ -23,10 +24,17 @@ def default_head_path() -> Path:
     return Path(__file__).resolve().parents[2] / "assets" / "head" / "next3d_head.safetensors"
 
 
-@functools.lru_cache(maxsize=1)
 def load_default_head() -> HeadModel:
-    """The built-in head (cached: treat it as read-only; `.to(device)` on it moves the shared copy)."""
-    return HeadModel.load(default_head_path())
+    """The built-in head, a new module on every call (the file is read once): moving one generator's head to a
+    device never moves another's."""
+    return HeadModel(copy.deepcopy(_default_head_data()), where=f"head file '{default_head_path()}'")
+
+
+@functools.lru_cache(maxsize=1)
+def _default_head_data() -> HeadData:
+    from next3d.head.storage import load_head_file
+
+    return load_head_file(default_head_path())
 
 
 def load_head(path: str | os.PathLike) -> HeadModel:
