@@ -29,14 +29,14 @@ def load_inversion_models(ckpt: str | Path, device: torch.device, features: bool
     """Generator (G_ema) of a checkpoint or run directory; with `features`, its D when the file holds one."""
     from next3d.errors import BadInputError
     from next3d.io.checkpoint import load_checkpoint, read_meta, resolve_checkpoint
-    from next3d.io.generator_file import load_generator
+    from next3d.io.generator_file import generator_from_checkpoint
 
     path = resolve_checkpoint(ckpt)
-    meta = read_meta(path)
-    if meta.get("kind") == "prior":
+    if read_meta(path).get("kind") == "prior":  # refused before any weights are read
         raise BadInputError(f"--ckpt {path}: a diffusion prior checkpoint, not a generator (give it as --prior)")
-    G = load_generator(path, device=device)
+    checkpoint = load_checkpoint(path)  # read once: the generator and, for snapshots, D come from it
+    G = generator_from_checkpoint(checkpoint, device=device)
     extractor = None
-    if features and "discriminator_config" in meta:
-        extractor = load_discriminator_features(load_checkpoint(path), device)
+    if features and "discriminator_config" in checkpoint.meta:
+        extractor = load_discriminator_features(checkpoint, device)
     return InversionModels(path, G, extractor)

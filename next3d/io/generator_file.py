@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from next3d.errors import BadInputError
-from next3d.io.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
+from next3d.io.checkpoint import Checkpoint, load_checkpoint, load_state_strict, save_checkpoint
 
 
 def generator_meta(G, **extra) -> dict:
@@ -25,11 +25,15 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu", which: 
 
     `head`: the head model it was trained with; default: the built-in head, which must match the recorded hash.
     """
+    return generator_from_checkpoint(load_checkpoint(path), device, which, head)
+
+
+def generator_from_checkpoint(ckpt: Checkpoint, device: str | torch.device = "cpu", which: str = "G_ema", head=None):
+    """`load_generator` for a checkpoint already in memory (callers that also need its other modules read it once)."""
     from next3d.head import load_default_head
     from next3d.networks.generator import Next3DGenerator
     from next3d.networks.presets import GeneratorConfig
 
-    ckpt = load_checkpoint(path)
     where = str(ckpt.path)
     if "generator_config" not in ckpt.meta:
         raise BadInputError(f"{where}: not a generator checkpoint (kind '{ckpt.meta.get('kind', '?')}')")
