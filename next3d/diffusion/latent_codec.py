@@ -44,14 +44,25 @@ class LatentCodec:
 
     def render(self, latents: torch.Tensor, c: torch.Tensor, head_state, options=None):
         """GeneratorOutput of latents (B, *shape) from cameras c (B, 25) with head state (batch B)."""
-        from next3d.networks.generator import RenderOptions
+        planes = self.head_stage(self.latent_stage(latents, options), latents, head_state, options)
+        return self.camera_stage(planes, latents, c, options)
 
-        options = options or RenderOptions()
+    def latent_stage(self, latents: torch.Tensor, options=None):
+        """The generator's stage 1 for latents (B, *shape): shared by every head state and camera they are
+        rendered with (`head_stage`, then `camera_stage`; together they equal `render`)."""
+        options = _options(options)
         if self.kind == "wplus":
-            return self.G.synthesis(latents, c, head_state, options)
-        features = latent_features_from_styles(self.G, self.layout.unpack(latents), options.noise_mode)
-        planes = self.G.head_stage(features, None, head_state, options)  # stage 2 and 3 read styles, not ws
-        return self.G.camera_stage(planes, None, c, options)
+            return self.G.latent_stage(latents, options)
+        return latent_features_from_styles(self.G, self.layout.unpack(latents), options.noise_mode)
+
+    def head_stage(self, features, latents: torch.Tensor, head_state, options=None):
+        return self.G.head_stage(features, self._ws(latents), head_state, _options(options))
+
+    def camera_stage(self, planes, latents: torch.Tensor, c: torch.Tensor, options=None):
+        return self.G.camera_stage(planes, self._ws(latents), c, _options(options))
+
+    def _ws(self, latents: torch.Tensor) -> torch.Tensor | None:
+        return latents if self.kind == "wplus" else None  # stages 2 and 3 of style latents read styles, not ws
 
     def render_fn(self, c: torch.Tensor, head_state, options=None):
         """A differentiable latents (B, *shape) -> images (B, 3, H, W) for fixed camera(s) and head state(s)."""
@@ -60,6 +71,12 @@ class LatentCodec:
             return self.render(latents, expand_batch(c, batch), expand_batch(head_state, batch), options).image
 
         return render
+
+
+def _options(options):
+    from next3d.networks.generator import RenderOptions
+
+    return options or RenderOptions()
 
 
 def expand_batch(value, batch: int):

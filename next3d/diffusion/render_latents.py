@@ -77,11 +77,15 @@ def render_latents(cfg: RenderLatentsConfig, source: GeneratorSource,
         latents = torch.from_numpy(loaded.latents[start:start + cfg.batch]).to(device)
         names = loaded.names[start:start + cfg.batch]
         row_tiles = [[] for _ in names]
+        with torch.no_grad():  # each stage runs once for what it depends on: latents, + head state, + camera
+            features = codec.latent_stage(latents)
         for e, head in enumerate(heads):
+            with torch.no_grad():
+                planes = codec.head_stage(features, latents, expand_batch(head, len(latents)))
             for c, camera in enumerate(cameras):
                 with torch.no_grad():
-                    images = to_uint8(codec.render(latents, expand_batch(camera[None], len(latents)),
-                                                   expand_batch(head, len(latents))).image)
+                    rendered = codec.camera_stage(planes, latents, expand_batch(camera[None], len(latents)))
+                images = to_uint8(rendered.image)
                 for i, (name, image) in enumerate(zip(names, images)):
                     paths.append(save_png(out / f"{name}-c{c:02d}-e{e:02d}.png", image))
                     row_tiles[i].append(image)
