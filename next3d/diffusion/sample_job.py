@@ -107,7 +107,7 @@ def sample_diffusion(cfg: SampleDiffusionConfig, source: GeneratorSource | None,
         latents.append(result.latents.cpu())
         seeds.extend(result.seeds)
         if guidance is not None:
-            with torch.enable_grad():
+            with torch.no_grad():  # a measurement: no autograd graph through the generator
                 losses.extend(guidance_loss(render_fn(result.latents), guidance).tolist())
         append_event(log, "batch", seeds=result.seeds, guidance_loss=losses[-count:] if guidance else None)
     bar.close()
