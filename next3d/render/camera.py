@@ -132,8 +132,8 @@ def project(points: torch.Tensor, cam2world: torch.Tensor, k: torch.Tensor) -> t
     return uv, z
 
 
-def pose_angles(cam2world: torch.Tensor, pivot=DEFAULT_PIVOT) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Yaw, pitch (radians, as in `orbit_pose`) and radius of camera positions (B,)."""
+def pose_angles(cam2world: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Yaw, pitch (radians, as in `orbit_pose`) and radius of camera positions (B,) about the world origin."""
     origin = cam2world[:, :3, 3]
     radius = origin.norm(dim=-1)
     pitch = torch.asin((origin[:, 1] / radius).clamp(-1, 1))
