@@ -27,9 +27,6 @@ class HeadSection:
     def dim(self) -> int:
         return int(sum(self.sizes))
 
-    def size_of(self, name: str) -> int:
-        return self.sizes[self.fields.index(name)]
-
     def to_json(self) -> dict:
         model = {"name": self.model_name, "hash": self.model_hash}
         return {"model": model, "fields": list(self.fields), "sizes": list(self.sizes)}
