@@ -2,7 +2,8 @@
 
 Every request gets a stamp (1, 2, ...). A worker always renders the newest request it has; requests that
 were superseded while it was busy are skipped, and results older than the one already shown are dropped.
-The GUI only ever calls the non-blocking `submit` and `poll`.
+The GUI only ever calls the non-blocking `submit`, `poll` and `add_model` (an in-memory generator: a thread
+worker shares the GUI's model cache; a process worker is sent the weights, in order with the requests).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import queue
 import threading
 from typing import Callable, Protocol
 
+from next3d.capture.memory_models import MemoryModel
 from next3d.capture.render_args import RenderArgs, RenderResult
 
 log = logging.getLogger(__name__)
 
 
 class FrameRenderer(Protocol):
+    models: object  # the renderer's ModelCache (`register(MemoryModel)`)
+
     def render(self, args: RenderArgs, stamp: int = 0) -> RenderResult: ...
 
 
@@ -37,6 +41,9 @@ class _ThreadWorker:
         with self._cond:
             self._request = (stamp, args)
             self._cond.notify()
+
+    def add_model(self, model: MemoryModel) -> None:
+        pass  # the thread renders with the GUI's own model cache, where the app registered the model
 
     def take_results(self) -> list[RenderResult]:
         with self._cond:
@@ -71,22 +78,35 @@ class _ThreadWorker:
 
 
 def _process_main(make_renderer, requests, results, threads: int) -> None:
+    """Messages: ("render", stamp, args), ("model", MemoryModel), or None to stop."""
     import torch
 
     torch.set_num_threads(max(1, threads))
     renderer = None
     while True:
-        item = requests.get()
-        try:  # skip to the newest request
+        items = [requests.get()]
+        try:  # everything queued so far: models are all applied, only the newest render request is kept
             while True:
-                item = requests.get_nowait()
+                items.append(requests.get_nowait())
         except queue.Empty:
             pass
-        if item is None:
+        if None in items:
             return
-        stamp, args = item
+        models = [item[1] for item in items if item[0] == "model"]
+        renders = [item for item in items if item[0] == "render"]
         try:
             renderer = renderer or make_renderer()
+            for model in models:
+                renderer.models.register(model)
+        except Exception as exc:  # noqa: BLE001 - reported with the next frame
+            if renders:
+                _, stamp, args = renders[-1]
+                results.put(RenderResult(stamp=stamp, args=args, error=f"renderer failed to start: {exc}"))
+            continue
+        if not renders:
+            continue
+        _, stamp, args = renders[-1]
+        try:
             result = renderer.render(args, stamp)
         except Exception as exc:  # noqa: BLE001
             result = RenderResult(stamp=stamp, args=args, error=f"renderer failed to start: {exc}")
@@ -104,7 +124,10 @@ class _ProcessWorker:
         self._process.start()
 
     def request(self, stamp: int, args: RenderArgs) -> None:
-        self._requests.put((stamp, args))
+        self._requests.put(("render", stamp, args))
+
+    def add_model(self, model: MemoryModel) -> None:
+        self._requests.put(("model", model))
 
     def take_results(self) -> list[RenderResult]:
         results = []
@@ -158,6 +181,11 @@ class AsyncRenderer:
         if self._last_args is not None:
             self.submitted_stamp += 1
             self._worker.request(self.submitted_stamp, self._last_args)
+
+    def add_model(self, model: MemoryModel) -> None:
+        """Make an in-memory generator available to the worker (after `register` in the GUI's cache, which a
+        newly started worker process copies)."""
+        self._worker.add_model(model)
 
     def submit(self, args: RenderArgs, force: bool = False) -> int:
         """Ask for a frame of `args` unless it equals the last request; returns the request's stamp."""

@@ -10,6 +10,7 @@ import logging
 import re
 import threading
 import time
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,16 +20,30 @@ import torch
 
 from next3d.capture import images
 from next3d.capture.latents import walk_seeds, z_from_seed
-from next3d.capture.render_args import BUILTIN_PREFIX, BUILTIN_TINY, ModelFacts, RenderArgs, RenderResult
+from next3d.capture.memory_models import MEMORY_PREFIX, MemoryModel, unpack_generator
+from next3d.capture.render_args import (
+    BUILTIN_PREFIX,
+    BUILTIN_TINY,
+    ModelFacts,
+    RenderArgs,
+    RenderResult,
+)
 from next3d.errors import BadInputError, Next3DError
-from next3d.render.camera import fov_to_focal, intrinsics, make_label, orbit_pose, project
+from next3d.render.camera import (
+    fov_to_focal,
+    intrinsics,
+    make_label,
+    orbit_pose,
+    project,
+)
 
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The embedded default model shipped with the repository (the `small` preset, trained); until it exists the
+# The embedded default model shipped with the repository (the `small` preset, trained); without it the
 # visualizer opens on a randomly initialised tiny model and says so on screen.
 DEFAULT_CHECKPOINT = REPO_ROOT / "assets" / "models" / "next3d_default.safetensors"
+DEFAULT_PRIOR = REPO_ROOT / "assets" / "models" / "next3d_default_prior.safetensors"  # trained on its W+ latents
 BUILTIN_PRESETS = {BUILTIN_TINY: "tiny"}
 MIN_OVERLAY_SIZE = 256  # small renders (raw, depth) are enlarged before drawing overlays on them
 _UNNAMED_EXPRESSION = re.compile(r"^(expr|exp|expression|e|pca)?[_ -]?\d+$", re.IGNORECASE)
@@ -47,18 +62,33 @@ class LoadedModel:
 
 
 class ModelCache:
-    """Loaded generators by (checkpoint, device); keeps the most recent `capacity` (GPU memory is finite)."""
+    """Loaded generators by (checkpoint, device); keeps the most recent `capacity` (GPU memory is finite).
 
-    def __init__(self, capacity: int = 1):
+    In-memory models (`memory:<name>`, e.g. a tuned inversion result) are registered with `register`; their
+    weights stay here (and travel with the cache to a worker process) until another one replaces them."""
+
+    def __init__(self, capacity: int = 1, memory: dict[str, MemoryModel] | None = None):
         self.capacity = capacity
         self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()
+        self._memory: dict[str, MemoryModel] = dict(memory or {})
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict:
-        return {"capacity": self.capacity}  # sent to a worker process: it starts empty there
+        # sent to a worker process: loaded models stay here, in-memory weights go along
+        return {"capacity": self.capacity, "memory": dict(self._memory)}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["capacity"])
+        self.__init__(state["capacity"], state.get("memory"))
+
+    def register(self, model: MemoryModel) -> None:
+        """Make `model.spec` loadable; it replaces any earlier in-memory model (one is kept at a time)."""
+        with self._lock:
+            for key in [k for k in self._models if k[0] in self._memory]:
+                del self._models[key]
+            self._memory = {model.spec: model}
+
+    def memory_model(self, spec: str) -> MemoryModel | None:
+        return self._memory.get(spec)
 
     def get(self, spec: str, device: torch.device) -> LoadedModel:
         key = (_cache_key(spec), str(device))
@@ -68,13 +98,13 @@ class ModelCache:
                 return self._models[key]
             while len(self._models) >= self.capacity:
                 self._models.popitem(last=False)  # free before loading the next one
-            loaded = load_model(spec, device)
+            loaded = load_model(spec, device, self._memory.get(spec))
             self._models[key] = loaded
             return loaded
 
 
 def _cache_key(spec: str):
-    if spec.startswith(BUILTIN_PREFIX):
+    if spec.startswith((BUILTIN_PREFIX, MEMORY_PREFIX)):
         return spec
     from next3d.io.checkpoint import resolve_checkpoint
 
@@ -83,10 +113,18 @@ def _cache_key(spec: str):
     return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)  # a rewritten file is loaded again
 
 
-def load_model(spec: str, device: torch.device) -> LoadedModel:
-    """Build a built-in generator or load a checkpoint (file or run directory), with facts for the GUI."""
+def load_model(spec: str, device: torch.device, memory: MemoryModel | None = None) -> LoadedModel:
+    """Build a built-in generator, rebuild an in-memory one (`memory`) or load a checkpoint (file or run
+    directory), with facts for the GUI."""
     start = time.perf_counter()
-    if spec.startswith(BUILTIN_PREFIX):
+    if spec.startswith(MEMORY_PREFIX):
+        if memory is None:
+            raise BadInputError(f"{spec}: an in-memory model that is gone (they last until the visualizer closes, "
+                                "or until a newer one replaces them; save one to keep it)")
+        generator = unpack_generator(memory, "cpu")
+        source, random_weights, description = spec, False, memory.description
+        preset = str(generator.config.preset)
+    elif spec.startswith(BUILTIN_PREFIX):
         if spec not in BUILTIN_PRESETS:
             raise BadInputError(f"{spec}: unknown built-in model (known: {', '.join(BUILTIN_PRESETS)})")
         from next3d.head import load_default_head
@@ -144,6 +182,7 @@ class Renderer:
         self._logged_errors: set[str] = set()
         self._posed = None   # (key, world vertices, world landmarks) of the last overlay
         self._edges = None   # (head, edges, edge faces) of the last overlay
+        self._file_arrays: tuple[tuple, dict[str, np.ndarray]] | None = None  # (file identity, arrays) last read
         self.last_ws: torch.Tensor | None = None
 
     # -- public -------------------------------------------------------------------------------------------
@@ -169,6 +208,14 @@ class Renderer:
     def facts(self, args: RenderArgs) -> ModelFacts:
         return self.models.get(args.checkpoint, self._device(args)).facts
 
+    def latent_of(self, args: RenderArgs) -> torch.Tensor:
+        """(1, num_ws, w_dim) the frame's latent (seed walk or latent file, truncation, mixing); raises Next3DError."""
+        args.check()
+        device = self._device(args)
+        loaded = self.models.get(args.checkpoint, device)
+        with torch.no_grad():
+            return self._ws(loaded.generator, loaded.facts, args, device).clone()
+
     # -- steps --------------------------------------------------------------------------------------------
     def _device(self, args: RenderArgs) -> torch.device:
         from next3d.utils.device import resolve_device
@@ -192,8 +239,8 @@ class Renderer:
         result.mapping_ms = (time.perf_counter() - t1) * 1e3
 
         t2 = time.perf_counter()
-        c_render = _label(args.yaw, args.pitch, args.radius, args.roll, args.fov_deg, args.pivot, device)
-        head_params = self._head_params(G, args, device)
+        c_render = camera_label_for(args, device)
+        head_params = head_params_for(G, args, device)
         options = self._options(G, args)
         with torch.no_grad():
             out = staged.render(ws, c_render, head_params, options)
@@ -254,11 +301,7 @@ class Renderer:
 
     def _ws_from_file(self, G, args: RenderArgs, c_cond, device) -> torch.Tensor:
         path = Path(args.latent_file).expanduser()
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError, EOFError) as exc:
-            raise BadInputError(f"{path}: cannot read the latent file ({exc})") from None
+        arrays = self._latent_arrays(path)
         if "w" in arrays:
             w = torch.from_numpy(np.asarray(arrays["w"], np.float32)).to(device)
             w = w.reshape(-1, *w.shape[-2:])[:1] if w.ndim >= 2 else w
@@ -274,19 +317,17 @@ class Renderer:
                 return G.mapping(z, c_cond, truncation_psi=args.psi, truncation_cutoff=args.cutoff)
         raise BadInputError(f"{path}: no 'w' or 'z' array in it (has: {', '.join(arrays) or 'nothing'})")
 
-    def _head_params(self, G, args: RenderArgs, device):
-        from next3d.head import HeadParams
-
-        head = G.head
-        sizes = {"shape": head.num_shape, "expression": head.num_expression}
-        values = {}
-        for name, tup in args.head_values().items():
-            size = sizes.get(name, len(tup))
-            if len(tup) > size:
-                raise BadInputError(f"head {name}: {len(tup)} values given, head model '{head.name}' has {size}")
-            padded = list(tup) + [0.0] * (size - len(tup))
-            values[name] = torch.tensor([padded], dtype=torch.float32, device=device)
-        return HeadParams(**values)
+    def _latent_arrays(self, path: Path) -> dict[str, np.ndarray]:
+        """The arrays of a latent file, read again only when the file changed (size or modification time)."""
+        try:
+            stat = path.stat()
+            identity = (str(path), stat.st_mtime_ns, stat.st_size)
+            if self._file_arrays is None or self._file_arrays[0] != identity:
+                with np.load(path, allow_pickle=False) as data:
+                    self._file_arrays = (identity, {k: data[k] for k in data.files})
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise BadInputError(f"{path}: cannot read the latent file ({exc})") from None
+        return self._file_arrays[1]
 
     def _options(self, G, args: RenderArgs):
         """RenderOptions for the camera stage; sample counts are the config's times the multipliers."""
@@ -362,6 +403,27 @@ def _first_line(exc: BaseException) -> str:
 def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, (MemoryError, getattr(torch.cuda, "OutOfMemoryError", MemoryError))) or \
         "out of memory" in str(exc).lower()
+
+
+def camera_label_for(args: RenderArgs, device) -> torch.Tensor:
+    """(1, 25) EG3D label of the frame's rendering camera."""
+    return _label(args.yaw, args.pitch, args.radius, args.roll, args.fov_deg, args.pivot, device)
+
+
+def head_params_for(G, args: RenderArgs, device):
+    """The frame's head state as a batch-1 HeadParams for G's head model (missing trailing values are zero)."""
+    from next3d.head import HeadParams
+
+    head = G.head
+    sizes = {"shape": head.num_shape, "expression": head.num_expression}
+    values = {}
+    for name, tup in args.head_values().items():
+        size = sizes.get(name, len(tup))
+        if len(tup) > size:
+            raise BadInputError(f"head {name}: {len(tup)} values given, head model '{head.name}' has {size}")
+        padded = list(tup) + [0.0] * (size - len(tup))
+        values[name] = torch.tensor([padded], dtype=torch.float32, device=device)
+    return HeadParams(**values)
 
 
 def _label(yaw, pitch, radius, roll, fov_deg, pivot, device) -> torch.Tensor:
