@@ -1,4 +1,4 @@
-"""An RGB texture for showing numpy images with imgui.image (OpenGL 3.3 core)."""
+"""An RGB or RGBA texture for showing numpy images with imgui.image (OpenGL 3.3 core)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from imgui_bundle import imgui
 
 
 class Texture:
-    """A 2-D RGB8 texture; `upload` reallocates only when the image size changes."""
+    """A 2-D RGB8 or RGBA8 texture; `upload` reallocates only when the image size or channel count changes."""
 
     def __init__(self, smooth: bool = True):
         self.id = int(gl.glGenTextures(1))
         self.size: tuple[int, int] | None = None  # (width, height)
+        self.channels = 3
         self.smooth = smooth
         gl.glBindTexture(gl.GL_TEXTURE_2D, self.id)
         for param in (gl.GL_TEXTURE_WRAP_S, gl.GL_TEXTURE_WRAP_T):
@@ -25,18 +26,20 @@ class Texture:
         gl.glTexParameteri(gl.GL_TEXTURE_2D, gl.GL_TEXTURE_MAG_FILTER, mode)
 
     def upload(self, image: np.ndarray) -> None:
-        """Copy an (H, W, 3) uint8 image into the texture (row 0 = top of the picture)."""
+        """Copy an (H, W, 3) or (H, W, 4) uint8 image into the texture (row 0 = top of the picture)."""
         image = np.ascontiguousarray(image, dtype=np.uint8)
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"texture upload: expected (H, W, 3) uint8, got {image.shape}")
-        h, w = image.shape[:2]
+        if image.ndim != 3 or image.shape[2] not in (3, 4):
+            raise ValueError(f"texture upload: expected (H, W, 3 or 4) uint8, got {image.shape}")
+        h, w, channels = image.shape
+        layout = gl.GL_RGB if channels == 3 else gl.GL_RGBA
         gl.glBindTexture(gl.GL_TEXTURE_2D, self.id)
         gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
-        if self.size != (w, h):
-            gl.glTexImage2D(gl.GL_TEXTURE_2D, 0, gl.GL_RGB8, w, h, 0, gl.GL_RGB, gl.GL_UNSIGNED_BYTE, image)
-            self.size = (w, h)
+        if self.size != (w, h) or self.channels != channels:
+            internal = gl.GL_RGB8 if channels == 3 else gl.GL_RGBA8
+            gl.glTexImage2D(gl.GL_TEXTURE_2D, 0, internal, w, h, 0, layout, gl.GL_UNSIGNED_BYTE, image)
+            self.size, self.channels = (w, h), channels
         else:
-            gl.glTexSubImage2D(gl.GL_TEXTURE_2D, 0, 0, 0, w, h, gl.GL_RGB, gl.GL_UNSIGNED_BYTE, image)
+            gl.glTexSubImage2D(gl.GL_TEXTURE_2D, 0, 0, 0, w, h, layout, gl.GL_UNSIGNED_BYTE, image)
 
     def set_smooth(self, smooth: bool) -> None:
         if smooth != self.smooth:

@@ -108,3 +108,56 @@ def mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
 
 def count_color(image: np.ndarray, rgb, tol: int = 12) -> int:
     return int((np.abs(image.astype(np.int16) - np.asarray(rgb, np.int16)).max(axis=-1) <= tol).sum())
+
+
+def save_random_prior(path: Path, shape: tuple[int, int] | None = None, seeds: int = 8) -> Path:
+    """A randomly initialised W+ prior (a one-block denoiser) for the tiny built-in model, saved as a prior file.
+
+    Its normalizer spans the mapped latents of `seeds` seeds, so samples land among real latents; the zero-initialised
+    output layers get small random weights so that different seeds give different candidates. `shape` overrides the
+    latent shape (a prior that does not fit)."""
+    import torch
+
+    from next3d.capture.latents import z_from_seed
+    from next3d.capture.render_args import BUILTIN_TINY
+    from next3d.capture.renderer import load_model
+    from next3d.diffusion.denoiser import DenoiserConfig
+    from next3d.diffusion.normalization import LatentNormalizer
+    from next3d.diffusion.prior import PRIOR_KIND, LatentPrior, PriorConfig
+    from next3d.io.checkpoint import save_checkpoint
+    from next3d.render.camera import DEFAULT_FOCAL, intrinsics, make_label, orbit_pose
+
+    G = load_model(BUILTIN_TINY, torch.device("cpu")).generator
+    z = torch.from_numpy(np.stack([z_from_seed(s, G.z_dim) for s in range(seeds)]))
+    c = make_label(orbit_pose(0.0, 0.0), intrinsics(DEFAULT_FOCAL, batch=1)).expand(seeds, -1)
+    with torch.no_grad():
+        ws = G.mapping(z, c, truncation_psi=0.7)
+    low, high = ws.amin(0), ws.amax(0)
+    center, scale = (high + low) / 2, ((high - low) / 2).clamp_min(1e-3)
+    if shape is not None:
+        center, scale = torch.zeros(shape), torch.ones(shape)
+    seq_len, token_dim = center.shape
+    cfg = PriorConfig("wplus", "minmax", DenoiserConfig(seq_len, token_dim, width=32, depth=1, heads=2),
+                      source={"generator": {"checkpoint": BUILTIN_TINY}})
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        prior = LatentPrior(cfg, LatentNormalizer(center, scale, "minmax"))
+        with torch.no_grad():
+            for layer in (prior.denoiser.out_modulation, prior.denoiser.out):
+                layer.weight.normal_(0.0, 0.05)
+    save_checkpoint(path, {"prior": prior, "prior_ema": prior}, {"kind": PRIOR_KIND, "prior_config": cfg.to_dict()})
+    return path
+
+
+def wait_for_job(app, job, timeout_s: float = 120.0) -> int:
+    """Step frames until a background job finishes (and one more frame collects it); returns frames drawn."""
+    deadline = time.monotonic() + timeout_s
+    frames = 0
+    while not job.finished:
+        app.step()
+        frames += 1
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{job.name} did not finish in {timeout_s:.0f} s")
+        time.sleep(0.02)  # leave the CPU to the job between frames
+    app.step()
+    return frames + 1

@@ -20,6 +20,7 @@ from imgui_bundle import imgui
 from gui_utils.config_dir import user_config_dir
 from gui_utils.gl_texture import Texture
 from gui_utils.imgui_window import ImguiWindow
+from next3d.capture.memory_models import MemoryModel
 from next3d.capture.render_args import ModelFacts, RenderArgs, RenderResult
 from next3d.capture.renderer import ModelCache, Renderer, default_checkpoint
 from viz.app_state import STATE_FILE_NAME, load_app_state, save_app_state
@@ -30,6 +31,7 @@ from viz.capture_widget import CaptureWidget
 from viz.checkpoint_widget import CheckpointWidget
 from viz.diffusion_widget import DiffusionWidget
 from viz.expression_widget import ExpressionWidget
+from viz.invert_widget import InvertWidget
 from viz.latent_widget import LatentWidget
 from viz.performance_widget import PerformanceWidget
 from viz.render_type_widget import RenderTypeWidget
@@ -42,7 +44,7 @@ HISTORY = 240  # frames of timing history for the performance plots
 
 @dataclass
 class AppOptions:
-    checkpoint: str | None = None          # None: the embedded default (recent ones are one click away)
+    checkpoint: str | None = None          # None: the shipped default model (recent ones are one click away)
     config_dir: Path = field(default_factory=user_config_dir)
     use_process: bool | None = None        # None: the saved choice (default: worker process)
     vsync: bool | None = None
@@ -63,6 +65,7 @@ class App:
         self.options = options or AppOptions()
         self.config_dir = Path(self.options.config_dir)
         self.state_path = self.config_dir / STATE_FILE_NAME
+        self.latent_dir = self.config_dir / "latents"  # sampled and inverted W+ latents (content-addressed)
         self.saved = load_app_state(self.state_path) if self.options.restore else {}
         self.config_dir.mkdir(parents=True, exist_ok=True)
         geometry = self.saved.get("window", {}) if isinstance(self.saved.get("window"), dict) else {}
@@ -87,6 +90,7 @@ class App:
                                       use_process=bool(self._choice("use_process", True)))
         self.texture = Texture()
         self.pane_width = 0.0
+        self.canvas_tool = None  # a widget's tool that takes left drags on the picture (e.g. the mask editor)
         self.checkpoint = CheckpointWidget(self, self.options.checkpoint or default_checkpoint())
         self.latent = LatentWidget(self)
         self.camera = CameraWidget(self)
@@ -95,8 +99,9 @@ class App:
         self.performance = PerformanceWidget(self)
         self.capture = CaptureWidget(self)
         self.diffusion = DiffusionWidget(self)
+        self.invert = InvertWidget(self)
         self.widgets = [self.checkpoint, self.latent, self.camera, self.expression, self.render_type,
-                        self.performance, self.capture, self.diffusion]
+                        self.performance, self.capture, self.diffusion, self.invert]
         self.canvas = Canvas(self)
         self.open_headers = {w.title: w.default_open for w in self.widgets}
         if self.options.restore:
@@ -244,20 +249,29 @@ class App:
             self.open_path(path)
 
     def open_path(self, path: str) -> None:
-        """Open a dropped/given file by kind: checkpoint or run dir, view state, expression sequence."""
+        """Open a dropped/given file by kind: checkpoint or run dir, view state, latent, expression sequence."""
         p = Path(path)
         if p.is_dir() or p.suffix.lower() == ".safetensors":
             self.checkpoint.load(str(p))
         elif p.suffix.lower() == ".json":
             self.capture.load_state(str(p))
         elif p.suffix.lower() == ".npz":
-            if _is_state_npz(p):
+            members = _npz_members(p)
+            if "state_json.npy" in members:
                 self.capture.load_state(str(p))
+            elif "w.npy" in members or "z.npy" in members:
+                self.latent.use_latent_file(str(p))
             else:
                 self.expression.load_sequence(str(p))
         else:
-            self.notify(f"{p.name}: not a checkpoint (.safetensors or run folder), state (.json/.npz) or "
-                        "expression sequence (.npz)")
+            self.notify(f"{p.name}: not a checkpoint (.safetensors or run folder), state (.json/.npz), latent "
+                        "(.npz with w or z) or expression sequence (.npz)")
+
+    def use_memory_model(self, model: MemoryModel) -> None:
+        """Register an in-memory generator (replacing the previous one) and show it."""
+        self.models.register(model)
+        self.renderer.add_model(model)
+        self.checkpoint.load(model.spec)
 
     def notify(self, message: str, error: bool = True) -> None:
         """A message for the user, shown in the canvas for a few seconds (and logged)."""
@@ -267,7 +281,12 @@ class App:
     def close(self) -> None:
         self.save_state()
         self.capture.cancel_job()
+        self.diffusion.cancel_jobs()
+        self.invert.cancel_job()
         self.renderer.close()
+        self.diffusion.delete()
+        self.invert.delete()
+        self.canvas.delete()
         self.texture.delete()
         self.window.close()
 
@@ -278,11 +297,12 @@ def _pair(value):
     return None
 
 
-def _is_state_npz(path: Path) -> bool:
+def _npz_members(path: Path) -> list[str]:
+    """The array files inside an .npz ([] when it is not a readable zip)."""
     import zipfile
 
     try:
         with zipfile.ZipFile(path) as z:
-            return "state_json.npy" in z.namelist()
+            return z.namelist()
     except (OSError, zipfile.BadZipFile):
-        return False
+        return []

@@ -1,19 +1,38 @@
-"""The canvas: the rendered picture fitted into the right-hand side, drags on it, status, errors and messages."""
+"""The canvas: the rendered picture fitted into the right-hand side, drags on it, status, errors and messages.
+
+While a job shows its progress (e.g. an inversion's current render) that picture replaces the render, with a
+caption; while a widget's canvas tool is editing (the guidance mask), left drags go to the tool.
+"""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
+import numpy as np
 from imgui_bundle import imgui
+
+from gui_utils.gl_texture import Texture
+from next3d.capture.memory_models import MEMORY_PREFIX
 
 ERROR_BOX_RGBA = (150, 28, 28, 235)   # error overlay colour (tests look for it)
 BANNER_RGBA = (160, 110, 10, 230)     # "random weights" banner
+MEMORY_MODEL_RGBA = (40, 80, 150, 230)  # "in-memory model" label
+PREVIEW_CAPTION_RGBA = (120, 200, 255, 255)
 MESSAGE_SECONDS = 6.0
 
 
 def _u32(rgba) -> int:
     r, g, b, a = rgba
     return imgui.color_convert_float4_to_u32((r / 255, g / 255, b / 255, a / 255))
+
+
+@dataclass(frozen=True)
+class CanvasPreview:
+    """A picture (H, W, 3) uint8 shown instead of the render while a job works on it, with a caption."""
+
+    image: np.ndarray
+    caption: str
 
 
 class Canvas:
@@ -25,9 +44,20 @@ class Canvas:
         self.image_rect = ((0.0, 0.0), (0.0, 0.0))  # screen coordinates of the drawn picture
         self._message: tuple[str, bool, float] | None = None
         self.error_drawn = ""  # the error text drawn this frame ("" when none), for tests and logs
+        self.banner_drawn = ""  # the warning banner drawn this frame ("" when none)
+        self.preview: CanvasPreview | None = None  # set by a widget each frame while its job shows progress
+        self._preview_texture: Texture | None = None
+        self._preview_uploaded: np.ndarray | None = None
 
     def show_message(self, text: str, error: bool = True) -> None:
         self._message = (text, error, time.monotonic() + MESSAGE_SECONDS)
+
+    @property
+    def message(self) -> str:
+        """The message shown now ('' when none or expired)."""
+        if self._message is None or time.monotonic() > self._message[2]:
+            return ""
+        return self._message[0]
 
     def framebuffer_rect(self) -> tuple[tuple[int, int], tuple[int, int]]:
         """The picture's rectangle in framebuffer pixels ((x0, y0), (x1, y1))."""
@@ -55,9 +85,19 @@ class Canvas:
         self._draw_status(draw, origin, width, height)
         imgui.end()
 
+    def _preview_texture_of(self, preview: CanvasPreview) -> Texture:
+        if self._preview_texture is None:
+            self._preview_texture = Texture()
+        if self._preview_uploaded is not preview.image:
+            self._preview_texture.upload(preview.image)
+            self._preview_uploaded = preview.image
+        return self._preview_texture
+
     def _draw_picture(self, draw, origin, width: float, height: float) -> None:
         shown = self.app.image_result
         texture = self.app.texture
+        if self.preview is not None:
+            shown, texture = self.preview, self._preview_texture_of(self.preview)
         if shown is None or texture.size is None:
             self.image_rect = ((origin.x, origin.y), (origin.x, origin.y))
             return
@@ -70,12 +110,26 @@ class Canvas:
         self.image_rect = ((x0, y0), (x0 + w, y0 + h))
         texture.set_smooth(scale < 1)
         draw.add_image(texture.ref, (x0, y0), (x0 + w, y0 + h))
-        if self.app.error:  # the last good picture stays, dimmed, under the error
+        if self.app.canvas_tool is not None and self.preview is None:
+            self.app.canvas_tool.draw_overlay(draw, self.image_rect)
+        if self.app.error and self.preview is None:  # the last good picture stays, dimmed, under the error
             draw.add_rect_filled((x0, y0), (x0 + w, y0 + h), _u32((0, 0, 0, 140)))
+
+    def picture_point(self, x: float, y: float) -> tuple[float, float]:
+        """Screen position -> picture fractions (0, 0) top-left .. (1, 1) bottom-right (may lie outside)."""
+        (x0, y0), (x1, y1) = self.image_rect
+        return (x - x0) / max(1e-6, x1 - x0), (y - y0) / max(1e-6, y1 - y0)
 
     def _handle_input(self, width: float, height: float) -> None:
         io = imgui.get_io()
         size = min(width, height)
+        tool = self.app.canvas_tool
+        if tool is not None and tool.editing and imgui.is_item_active() and imgui.is_mouse_down(
+                imgui.MouseButton_.left):
+            tool.drag(self.picture_point(io.mouse_pos.x, io.mouse_pos.y), started=imgui.is_item_activated())
+            return
+        if tool is not None and imgui.is_item_deactivated():
+            tool.release()
         if imgui.is_item_active():
             dx, dy = io.mouse_delta.x / size, io.mouse_delta.y / size
             if (dx or dy) and imgui.is_mouse_down(imgui.MouseButton_.left):
@@ -97,13 +151,24 @@ class Canvas:
         pad = em * 0.5
         x, y = origin.x + pad, origin.y + pad
         model = app.model
+        self.banner_drawn = ""
+        banner = None
         if model is not None and model.random_weights:
             text = f"RANDOM WEIGHTS: untrained {model.preset} model, no real face expected. Load a trained checkpoint."
+            banner = (text, BANNER_RGBA)
+        elif model is not None and model.checkpoint.startswith(MEMORY_PREFIX):
+            banner = (f"IN MEMORY, NOT SAVED: {model.description} (save it in the Invert panel)", MEMORY_MODEL_RGBA)
+        if banner is not None:
+            text, rgba = banner
+            self.banner_drawn = text
             size = imgui.calc_text_size(text)
             draw.add_rect_filled((x - pad / 2, y - pad / 4), (x + size.x + pad / 2, y + size.y + pad / 4),
-                                 _u32(BANNER_RGBA), em * 0.2)
+                                 _u32(rgba), em * 0.2)
             draw.add_text((x, y), _u32((255, 255, 255, 255)), text)
             y += size.y + pad
+        if self.preview is not None:
+            draw.add_text((x, y), _u32(PREVIEW_CAPTION_RGBA), self.preview.caption)
+            y += em * 1.2
         lines = []
         if app.result is not None and not app.error:
             r = app.result
@@ -125,6 +190,11 @@ class Canvas:
             else:
                 color = ERROR_BOX_RGBA if is_error else (30, 90, 40, 235)
                 self._text_box(draw, origin, width, height, text, color, bottom=True)
+
+    def delete(self) -> None:
+        if self._preview_texture is not None:
+            self._preview_texture.delete()
+            self._preview_texture = None
 
     @staticmethod
     def _text_box(draw, origin, width, height, text: str, rgba, bottom: bool = False) -> None:

@@ -1,4 +1,5 @@
-"""Latent: seed, fractional 2-D walk between seeds (drag, animate, snap), truncation psi/cutoff, style mixing."""
+"""Latent: seed, fractional 2-D walk between seeds (drag, animate, snap), truncation psi/cutoff, style mixing;
+or a latent file (a saved one, a diffusion sample, an inversion), labelled by where it came from."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from imgui_bundle import imgui
 
 from gui_utils.file_browser import FileBrowser
 from gui_utils.imgui_utils import hint
+from next3d.capture.latent_bank import INVERTED, SAMPLED, latent_source
 from next3d.capture.latents import SEED_MASK, seed_at
 from viz.app_state import restore_widget_values, widget_values
 
@@ -34,6 +36,7 @@ class LatentWidget:
         self.mix_start = 0
         self.mix_stop = 0
         self.latent_file = ""
+        self._source: tuple[str, str] = ("", "")  # (latent file, its source line) read once per file
         self.browser = FileBrowser("Open latent (.npz with w or z)", (".npz",))
 
     @property
@@ -42,6 +45,27 @@ class LatentWidget:
 
     def set_seed(self, seed: int) -> None:
         self.x, self.y = float(max(0, min(int(seed), SEED_MASK))), 0.0
+
+    def use_latent_file(self, path: str) -> None:
+        """Render this latent file instead of the seeds (the camera and expression widgets keep working)."""
+        self.latent_file, self.animate = str(path), False
+
+    def back_to_seeds(self) -> None:
+        self.latent_file = ""
+
+    @property
+    def source_label(self) -> str:
+        """What the current latent is: 'seeds', or the latent file's kind and origin."""
+        if not self.latent_file:
+            return "seeds"
+        if self._source[0] != self.latent_file:
+            self._source = (self.latent_file, latent_source(self.latent_file))
+        source = self._source[1]
+        if source.startswith(SAMPLED):
+            return "Sampled latent (" + source[len(SAMPLED):].lstrip(": ") + ")"
+        if source.startswith(INVERTED):
+            return "Inverted latent (" + source[len(INVERTED):].lstrip(": ") + ")"
+        return f"Latent file {self.latent_file}"
 
     def drag(self, dx: float, dy: float) -> None:
         """Move the latent by a drag of (dx, dy) canvas sizes."""
@@ -66,6 +90,15 @@ class LatentWidget:
     def _draw(self) -> None:
         em = imgui.get_font_size()
         num_ws = self.app.model.num_ws if self.app.model else 28
+        if self.latent_file:
+            imgui.push_style_color(imgui.Col_.text, (1.0, 0.8, 0.35, 1.0))
+            imgui.text_wrapped(self.source_label)
+            imgui.pop_style_color()
+            if imgui.button("Back to seeds"):
+                self.back_to_seeds()
+            imgui.set_item_tooltip(f"Render seed {self.seed} again (the latent file stays on disk)")
+            hint("A stored W+ is used as it is: the seed, walk and truncation below apply after going back "
+                 "to seeds; style mixing still applies.")
         imgui.set_next_item_width(em * 7)
         changed, seed = imgui.input_int("Seed", self.seed)
         if changed:
