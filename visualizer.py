@@ -1,8 +1,9 @@
 """Next3D Studio: `python visualizer.py [CHECKPOINT]` opens a window that renders heads live.
 
 CHECKPOINT is a .safetensors file, a training run directory (its latest snapshot) or `builtin:tiny-random`;
-without it the embedded default model opens (the Checkpoint panel lists recent ones). No display? Use
-`xvfb-run -a python visualizer.py`, or the headless commands `python -m next3d render|video`.
+without it the shipped default model (assets/models/next3d_default.safetensors) opens (the Checkpoint panel
+lists recent ones). No display? Use `xvfb-run -a python visualizer.py`, or the headless commands
+`python -m next3d render|video`.
 """
 
 from __future__ import annotations
