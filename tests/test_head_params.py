@@ -72,3 +72,11 @@ def test_nan_and_integer_inputs_are_refused(head):
     params.rotation = torch.zeros(1, 3, dtype=torch.long)
     with pytest.raises(BadInputError, match="rotation has dtype torch.int64, expected floating point"):
         head(params)
+
+
+def test_expand_repeats_a_single_state_and_leaves_full_batches_alone(head):
+    one = HeadParams.neutral(head)
+    one.jaw[0, 0] = 0.2
+    three = one.expand(3)
+    assert three.batch_size == 3 and torch.equal(three.jaw[:, 0], torch.full((3,), 0.2))
+    assert three.expand(3) is three

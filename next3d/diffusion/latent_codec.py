@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import torch
 
 from next3d.diffusion.style_space import (
@@ -83,7 +81,4 @@ def expand_batch(value, batch: int):
     """A tensor or HeadParams with batch 1 repeated to `batch` (left alone when it already has that batch)."""
     if isinstance(value, torch.Tensor):
         return value if value.shape[0] == batch else value.expand(batch, *value.shape[1:])
-    first = getattr(value, fields(value)[0].name)
-    if first.shape[0] == batch:
-        return value
-    return type(value)(**{f.name: getattr(value, f.name).expand(batch, -1) for f in fields(value)})
+    return value.expand(batch)

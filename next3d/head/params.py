@@ -80,6 +80,12 @@ class HeadParams:
     def clone(self) -> HeadParams:
         return HeadParams(**{f.name: getattr(self, f.name).clone() for f in fields(self)})
 
+    def expand(self, batch: int) -> HeadParams:
+        """A batch-1 state repeated (as views) to `batch` items; itself when it has `batch` items already."""
+        if self.batch_size == batch:
+            return self
+        return HeadParams(**{f.name: getattr(self, f.name).expand(batch, -1) for f in fields(self)})
+
     def mirrored(self, head: HeadModel) -> HeadParams:
         """The parameters of the x-mirrored head (reflection in the plane x = 0).
 

@@ -65,12 +65,7 @@ class InversionSession:
     def render(self, ws: torch.Tensor, label: torch.Tensor, G: torch.nn.Module | None = None) -> torch.Tensor:
         """Image (B, 3, H, W) of latents (B, num_ws, w_dim) from cameras (B, 25) with the session's head state."""
         G = self.G if G is None else G
-        head = self.head
-        if ws.shape[0] > 1:
-            from next3d.head import HeadParams
-
-            head = HeadParams(**{k: v.expand(ws.shape[0], -1) for k, v in vars(self.head).items()})
-        return G.synthesis(ws, label.expand(ws.shape[0], -1), head, self.options).image
+        return G.synthesis(ws, label.expand(ws.shape[0], -1), self.head.expand(ws.shape[0]), self.options).image
 
     def loss(self, image: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """Objective of rendered images against the target (per sample)."""

@@ -85,8 +85,7 @@ class GraphedGenerator:
     def _capture(self, ws, c, head: HeadParams, options: RenderOptions) -> _Captured:
         runner = self.runner
         static_ws, static_c = ws.detach().clone(), c.detach().clone()
-        static_head = HeadParams(**{f.name: getattr(head, f.name).detach().clone()
-                                    for f in dataclasses.fields(HeadParams)})
+        static_head = head.detach().clone()
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):  # warm-up: cuDNN algorithm choice, extension build, allocator pools
