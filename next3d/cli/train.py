@@ -15,6 +15,9 @@ PRESETS = ("tiny", "small", "paper")
 @click.option("--preset", type=click.Choice(PRESETS), default=None, help="Generator size  [default: small]")
 @click.option("--generator-config", type=click.Path(dir_okay=False), default=None,
               help="A GeneratorConfig JSON (GeneratorConfig.to_dict) instead of --preset: custom sizes.")
+@click.option("--init-generator", type=click.Path(dir_okay=False), default=None,
+              help="Start a new run's G and G_ema from this generator file (fine-tuning; D starts fresh). Its sizes "
+                   "are used unless --preset/--generator-config is given.")
 @click.option("--batch", type=int, default=None, help="Global batch over all GPUs  [default: 32]")
 @click.option("--batch-gpu", type=int, default=None, help="Samples per GPU per pass (gradient accumulation).")
 @click.option("--kimg", type=float, default=100.0, show_default=True, help="Train until this many kimg.")
@@ -47,7 +50,7 @@ PRESETS = ("tiny", "small", "paper")
 @click.option("--grid-seeds", type=int, default=4, show_default=True, help="Grid rows of fixed seeds.")
 @click.option("--grid-views", type=int, default=5, show_default=True, help="Grid columns (yaw views).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (the JSONL log is still written).")
-def train(data, out, preset, generator_config, batch, batch_gpu, kimg, snap_kimg, keep_snapshots, tick_kimg,
+def train(data, out, preset, generator_config, init_generator, batch, batch_gpu, kimg, snap_kimg, keep_snapshots, tick_kimg,
           gamma, density_reg, resume, run_name, gpus, device, seed, lr_g, lr_d, mirror, precision, head_name, workers,
           max_minutes, metrics_extractor, metrics_features, metrics_samples, grid_seeds, grid_views,
           no_progress) -> None:
@@ -67,9 +70,13 @@ def train(data, out, preset, generator_config, batch, batch_gpu, kimg, snap_kimg
     generator = preset_config(preset) if preset is not None else None
     if generator_config is not None:
         generator = _read_generator_config(generator_config)
+    if init_generator is not None:
+        init_generator = _absolute(init_generator)
+        if generator is None:
+            generator = _generator_config_of(init_generator)
     explicit = {"data": None if data is None else _absolute(data), "batch": batch, "batch_gpu": batch_gpu,
                 "seed": seed, "lr_g": lr_g, "lr_d": lr_d, "xflip": mirror, "precision": precision, "head": head_name,
-                "generator": generator, "loss.r1_gamma": gamma, "loss.density_reg": density_reg}
+                "generator": generator, "init_generator": init_generator, "loss.r1_gamma": gamma, "loss.density_reg": density_reg}
     overrides = {k: v for k, v in explicit.items() if v is not None}
     config = None
     if data is not None:
@@ -79,7 +86,8 @@ def train(data, out, preset, generator_config, batch, batch_gpu, kimg, snap_kimg
                              head=head_name or "builtin",
                              batch=32 if batch is None else batch, batch_gpu=batch_gpu, seed=seed or 0,
                              lr_g=0.0025 if lr_g is None else lr_g, lr_d=0.002 if lr_d is None else lr_d,
-                             xflip=bool(mirror), precision=precision or "auto", loss=loss)
+                             xflip=bool(mirror), precision=precision or "auto", loss=loss,
+                             init_generator=init_generator)
     elif resume is None:
         raise BadInputError("--data is required for a new run (or pass --resume to continue one)")
     metrics = MetricsConfig(extractor=metrics_extractor, real_features=metrics_features, num_samples=metrics_samples)
@@ -141,3 +149,15 @@ def _read_generator_config(path: str):
 
 def _absolute(path: str) -> str:
     return str(Path(path).expanduser().absolute())
+
+
+def _generator_config_of(path: str):
+    """The generator sizes recorded in a generator file (--init-generator without --preset)."""
+    from next3d.errors import BadInputError
+    from next3d.io.checkpoint import read_meta
+    from next3d.networks.presets import GeneratorConfig
+
+    meta = read_meta(path)
+    if "generator_config" not in meta:
+        raise BadInputError(f"--init-generator {path}: not a generator file (kind '{meta.get('kind', '?')}')")
+    return GeneratorConfig.from_dict(meta["generator_config"], where=f"{path}: generator_config")

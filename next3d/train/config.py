@@ -66,6 +66,7 @@ class TrainConfig:
     xflip: bool = False  # also train on mirrored images (cameras and head data mirrored with them)
     precision: str = "auto"  # auto: the networks' fp16 blocks on CUDA, fp32 elsewhere; fp32; fp16; bf16
     loss: LossConfig = field(default_factory=LossConfig)
+    init_generator: str | None = None  # a new run's G and G_ema start from this generator file; D starts fresh
 
     @property
     def ema_half_life_kimg(self) -> float:

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from next3d.data.head_link import load_head
 from next3d.errors import BadInputError, Next3DError
+from next3d.io.generator_file import load_generator
 from next3d.networks.discriminator import DualDiscriminator
 from next3d.networks.generator import Next3DGenerator
 from next3d.train import distributed, schedule
@@ -105,7 +106,21 @@ def open_inputs(plan: RunPlan, options: RunOptions, world_size: int, warn=None):
     dataset = open_training_data(config.data, head, config.generator.img_resolution, config.xflip, warn=warn)
     if plan.resuming:
         check_resumable(plan, head, dataset)
+    elif config.init_generator is not None:
+        initial_generator(config, head)  # fails here, before the run directory is written
     return config, head, dataset
+
+
+def initial_generator(config: TrainConfig, head) -> torch.nn.Module:
+    """The generator file a new run starts from (fine-tuning), checked against the run's sizes and head model."""
+    where = config.init_generator
+    G = load_generator(where, "cpu", head=head)
+    if G.config != config.generator:
+        theirs, ours = G.config.to_dict(), config.generator.to_dict()
+        differ = [k for k in ours if theirs.get(k) != ours[k]]
+        raise BadInputError(f"{where}: generator sizes differ from this run's ({', '.join(differ)}); "
+                            f"leave out --preset/--generator-config to take the file's")
+    return G
 
 
 def check_resumable(plan: RunPlan, head, dataset) -> None:
@@ -204,6 +219,10 @@ class Trainer:
             D=lazy_adam(nets.D, cfg.lr_d, cfg.betas, loss.r1_interval if loss.r1_gamma > 0 else None))
         if plan.resuming:
             self.state = restore_snapshot(plan.snapshot, nets, opts)
+        elif cfg.init_generator is not None:
+            start = initial_generator(cfg, self.head).state_dict()
+            for module in (nets.G, nets.G_ema):
+                module.load_state_dict(start)  # copies into the modules' own dtypes (fp16 files become fp32)
         return nets, opts
 
     # -- the loop ----------------------------------------------------------------------------------------

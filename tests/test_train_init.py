@@ -1,0 +1,76 @@
+"""`train --init-generator FILE`: a new run starts G and G_ema from a generator file (fine-tuning a shipped model)."""
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from next3d.cli import main
+from next3d.head import load_default_head
+from next3d.io.generator_file import load_generator, save_generator
+from next3d.networks.generator import Next3DGenerator
+from next3d.train import train
+from tests.train_support import micro_generator, run_options, single_thread, synth_data, train_config
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return synth_data(tmp_path_factory)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    with single_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def start_file(tmp_path_factory):
+    """A micro generator with weights unlike any fresh run's (seed 123, every weight shifted), saved in fp16."""
+    torch.manual_seed(123)
+    G = Next3DGenerator(micro_generator(), load_default_head())
+    with torch.no_grad():
+        for p in G.parameters():
+            p.add_(0.25)
+    path = tmp_path_factory.mktemp("init") / "start.safetensors"
+    save_generator(path, G, dtype=torch.float16)
+    return path
+
+
+def max_difference(a, b):
+    """Largest weight difference (parameters only: the tracked w average moves with every step)."""
+    pb = dict(b.named_parameters())
+    return max((p.float() - pb[k].float()).abs().max().item() for k, p in a.named_parameters())
+
+
+def test_a_new_run_starts_from_the_file_and_fresh_runs_do_not(data, tmp_path, start_file):
+    start = load_generator(start_file)
+    # lr 1e-9: one step moves nothing measurable, so G_ema after it shows where training started
+    tuned = train(train_config(data, init_generator=str(start_file), lr_g=1e-9),
+                  run_options(tmp_path / "tuned", 1))
+    fresh = train(train_config(data, lr_g=1e-9), run_options(tmp_path / "fresh", 1))
+    assert max_difference(load_generator(tuned.run_dir), start) < 1e-4
+    assert max_difference(load_generator(fresh.run_dir), start) > 0.2
+
+
+def test_sizes_come_from_the_file_and_mismatches_are_refused(data, tmp_path, start_file):
+    out = tmp_path / "runs"
+    # the micro sizes are in the file: without --preset the run takes them (the small preset would refuse 32^2 data)
+    result = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(out), "--init-generator",
+                                       str(start_file), "--kimg", "0.004", "--device", "cpu", "--workers", "0",
+                                       "--batch", "4", "--no-progress", "--grid-seeds", "1", "--grid-views", "1"])
+    assert result.exit_code == 0, result.output
+    assert "at kimg 0.004" in result.output
+    refused = tmp_path / "refused"
+    other_sizes = tmp_path / "wider.json"
+    other_sizes.write_text(json.dumps(micro_generator(decoder_hidden=32).to_dict()))
+    result = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(refused), "--init-generator",
+                                       str(start_file), "--generator-config", str(other_sizes)])
+    last = result.output.strip().splitlines()[-1]
+    assert result.exit_code == 1 and "start.safetensors" in last and "decoder_hidden" in last, result.output
+    assert "Traceback" not in result.output
+    assert not refused.exists() or not any(refused.iterdir())
+    missing = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(refused), "--init-generator",
+                                        str(tmp_path / "nope.safetensors")])
+    assert missing.exit_code == 1 and "nope.safetensors" in missing.output.strip().splitlines()[-1]
