@@ -59,9 +59,13 @@ def test_sizes_come_from_the_file_and_mismatches_are_refused(data, tmp_path, sta
     # the micro sizes are in the file: without --preset the run takes them (the small preset would refuse 32^2 data)
     result = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(out), "--init-generator",
                                        str(start_file), "--kimg", "0.004", "--device", "cpu", "--workers", "0",
-                                       "--batch", "4", "--no-progress", "--grid-seeds", "1", "--grid-views", "1"])
+                                       "--batch", "4", "--no-progress", "--grid-seeds", "1", "--grid-views", "1",
+                                       "--blur-fade-kimg", "20", "--run-name", "tuned"])
     assert result.exit_code == 0, result.output
     assert "at kimg 0.004" in result.output
+    recorded = json.loads((out / "tuned" / "config.json").read_text())["train"]
+    assert recorded["init_generator"] == str(start_file) and recorded["loss"]["blur_fade_kimg"] == 20
+    assert recorded["generator"] == json.loads(json.dumps(micro_generator().to_dict()))
     refused = tmp_path / "refused"
     other_sizes = tmp_path / "wider.json"
     other_sizes.write_text(json.dumps(micro_generator(decoder_hidden=32).to_dict()))
@@ -71,6 +75,9 @@ def test_sizes_come_from_the_file_and_mismatches_are_refused(data, tmp_path, sta
     assert result.exit_code == 1 and "start.safetensors" in last and "decoder_hidden" in last, result.output
     assert "Traceback" not in result.output
     assert not refused.exists() or not any(refused.iterdir())
+    negative = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(refused), "--init-generator",
+                                         str(start_file), "--blur-fade-kimg", "-1"])
+    assert negative.exit_code == 1 and "blur_fade_kimg must be >= 0" in negative.output
     missing = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(refused), "--init-generator",
                                         str(tmp_path / "nope.safetensors")])
     assert missing.exit_code == 1 and "nope.safetensors" in missing.output.strip().splitlines()[-1]

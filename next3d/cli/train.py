@@ -27,6 +27,9 @@ PRESETS = ("tiny", "small", "paper")
 @click.option("--tick-kimg", type=float, default=1.0, show_default=True, help="Progress/log interval.")
 @click.option("--gamma", type=float, default=None, help="R1 weight  [default: 1; Next3D paper: 4]")
 @click.option("--density-reg", type=float, default=None, help="Density regularization weight  [default: 0.25]")
+@click.option("--blur-fade-kimg", type=float, default=None,
+              help="D input blur fades to 0 over this many kimg  [default: batch * 200 / 32, EG3D's; fine-tuning: "
+                   "a few tens]")
 @click.option("--resume", default=None, help="'auto' (latest snapshot of --run-name or of the newest run; else a "
               "new run) or a run directory / snapshot file.")
 @click.option("--run-name", default=None, help="Run folder name under --out  [default: 00000-preset-data]")
@@ -51,7 +54,7 @@ PRESETS = ("tiny", "small", "paper")
 @click.option("--grid-views", type=int, default=5, show_default=True, help="Grid columns (yaw views).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (the JSONL log is still written).")
 def train(data, out, preset, generator_config, init_generator, batch, batch_gpu, kimg, snap_kimg, keep_snapshots, tick_kimg,
-          gamma, density_reg, resume, run_name, gpus, device, seed, lr_g, lr_d, mirror, precision, head_name, workers,
+          gamma, density_reg, blur_fade_kimg, resume, run_name, gpus, device, seed, lr_g, lr_d, mirror, precision, head_name, workers,
           max_minutes, metrics_extractor, metrics_features, metrics_samples, grid_seeds, grid_views,
           no_progress) -> None:
     """Train a Next3D generator (EG3D losses: non-saturating, lazy dual R1, density regularization, pose
@@ -76,12 +79,13 @@ def train(data, out, preset, generator_config, init_generator, batch, batch_gpu,
             generator = _generator_config_of(init_generator)
     explicit = {"data": None if data is None else _absolute(data), "batch": batch, "batch_gpu": batch_gpu,
                 "seed": seed, "lr_g": lr_g, "lr_d": lr_d, "xflip": mirror, "precision": precision, "head": head_name,
-                "generator": generator, "init_generator": init_generator, "loss.r1_gamma": gamma, "loss.density_reg": density_reg}
+                "generator": generator, "init_generator": init_generator, "loss.r1_gamma": gamma, "loss.density_reg": density_reg,
+                "loss.blur_fade_kimg": blur_fade_kimg}
     overrides = {k: v for k, v in explicit.items() if v is not None}
     config = None
     if data is not None:
         loss = LossConfig(r1_gamma=1.0 if gamma is None else gamma,
-                          density_reg=0.25 if density_reg is None else density_reg)
+                          density_reg=0.25 if density_reg is None else density_reg, blur_fade_kimg=blur_fade_kimg)
         config = TrainConfig(data=explicit["data"], generator=generator or preset_config("small"),
                              head=head_name or "builtin",
                              batch=32 if batch is None else batch, batch_gpu=batch_gpu, seed=seed or 0,
