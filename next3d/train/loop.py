@@ -208,6 +208,8 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels (official)
         torch.manual_seed(cfg.seed)  # the same initial weights on every process
         G = Next3DGenerator(cfg.generator, self.head).train()
+        if not plan.resuming and cfg.init_generator is not None:  # before anything moves the shared head model
+            G.load_state_dict(initial_generator(cfg, self.head).state_dict())  # fp16 files load as fp32
         D = DualDiscriminator(cfg.generator.discriminator()).train()
         G_ema = copy.deepcopy(G).eval()
         nets = Networks(G.to(device), G_ema.to(device), D.to(device))
@@ -219,10 +221,6 @@ class Trainer:
             D=lazy_adam(nets.D, cfg.lr_d, cfg.betas, loss.r1_interval if loss.r1_gamma > 0 else None))
         if plan.resuming:
             self.state = restore_snapshot(plan.snapshot, nets, opts)
-        elif cfg.init_generator is not None:
-            start = initial_generator(cfg, self.head).state_dict()
-            for module in (nets.G, nets.G_ema):
-                module.load_state_dict(start)  # copies into the modules' own dtypes (fp16 files become fp32)
         return nets, opts
 
     # -- the loop ----------------------------------------------------------------------------------------
