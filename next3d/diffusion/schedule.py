@@ -23,8 +23,8 @@ def _schedulers_module():
     try:
         return importlib.import_module("diffusers.schedulers")
     except ImportError as exc:
-        raise Next3DError("the diffusion prior needs diffusers' schedulers: pip install 'next3d-studio[diffusion]' "
-                          f"(or pip install diffusers) ({exc})") from None
+        raise Next3DError("the diffusion prior needs diffusers' schedulers, a dependency of next3d-studio: "
+                          f"pip install diffusers ({exc})") from None
 
 
 def training_scheduler(num_train_timesteps: int = NUM_TRAIN_TIMESTEPS):
