@@ -69,6 +69,12 @@ def mouth_box_share(G, ws: torch.Tensor, label: torch.Tensor) -> float:
     return float(inside / change.sum().clamp_min(1e-8)), box_fraction
 
 
+def save_sheet(pixels: np.ndarray, path: Path) -> None:
+    """A 256-colour dithered PNG: about a third of the full-colour file, for sheets kept in the repo."""
+    image = Image.fromarray(pixels).quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG)
+    image.save(path, optimize=True)
+
+
 @torch.no_grad()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -88,14 +94,14 @@ def main() -> None:
         ws = seed_latent(G, seed)
         rows.append(np.concatenate([signed_to_uint8(staged.render(ws, c, neutral).image[0]) for c in labels], axis=1))
         shares.append(mouth_box_share(G, ws, labels[2]))
-    Image.fromarray(np.concatenate(rows, axis=0)).save(out / f"{stem}_seeds.png", optimize=True)
+    save_sheet(np.concatenate(rows, axis=0), out / f"{stem}_seeds.png")
 
     expr_rows = []
     for seed in range(3):
         ws = seed_latent(G, seed)
         images = [staged.render(ws, labels[2], expression_params(G, name)).image[0] for name in EXPRESSIONS]
         expr_rows.append(np.concatenate([signed_to_uint8(image) for image in images], axis=1))
-    Image.fromarray(np.concatenate(expr_rows, axis=0)).save(out / f"{stem}_expressions.png", optimize=True)
+    save_sheet(np.concatenate(expr_rows, axis=0), out / f"{stem}_expressions.png")
     report = {"seeds": args.seeds, "yaws_deg": YAWS_DEG, "expressions": list(EXPRESSIONS),
               "jaw_open_change_in_mouth_box": [round(s, 3) for s, _ in shares],
               "mouth_box_area_fraction": [round(f, 3) for _, f in shares]}
