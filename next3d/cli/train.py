@@ -53,9 +53,9 @@ PRESETS = ("tiny", "small", "paper")
 @click.option("--grid-seeds", type=int, default=4, show_default=True, help="Grid rows of fixed seeds.")
 @click.option("--grid-views", type=int, default=5, show_default=True, help="Grid columns (yaw views).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (the JSONL log is still written).")
-def train(data, out, preset, generator_config, init_generator, batch, batch_gpu, kimg, snap_kimg, keep_snapshots, tick_kimg,
-          gamma, density_reg, blur_fade_kimg, resume, run_name, gpus, device, seed, lr_g, lr_d, mirror, precision, head_name, workers,
-          max_minutes, metrics_extractor, metrics_features, metrics_samples, grid_seeds, grid_views,
+def train(data, out, preset, generator_config, init_generator, batch, batch_gpu, kimg, snap_kimg, keep_snapshots,
+          tick_kimg, gamma, density_reg, blur_fade_kimg, resume, run_name, gpus, device, seed, lr_g, lr_d, mirror,
+          precision, head_name, workers, max_minutes, metrics_extractor, metrics_features, metrics_samples, grid_seeds, grid_views,
           no_progress) -> None:
     """Train a Next3D generator (EG3D losses: non-saturating, lazy dual R1, density regularization, pose
     conditioning swap, EMA) and write snapshots, grids and log.jsonl to OUT/<run>/.
@@ -79,8 +79,8 @@ def train(data, out, preset, generator_config, init_generator, batch, batch_gpu,
             generator = _generator_config_of(init_generator)
     explicit = {"data": None if data is None else _absolute(data), "batch": batch, "batch_gpu": batch_gpu,
                 "seed": seed, "lr_g": lr_g, "lr_d": lr_d, "xflip": mirror, "precision": precision, "head": head_name,
-                "generator": generator, "init_generator": init_generator, "loss.r1_gamma": gamma, "loss.density_reg": density_reg,
-                "loss.blur_fade_kimg": blur_fade_kimg}
+                "generator": generator, "init_generator": init_generator, "loss.r1_gamma": gamma,
+                "loss.density_reg": density_reg, "loss.blur_fade_kimg": blur_fade_kimg}
     overrides = {k: v for k, v in explicit.items() if v is not None}
     config = None
     if data is not None:

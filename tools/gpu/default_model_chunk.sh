@@ -7,12 +7,12 @@ minutes="${1:-8}"
 OUT="${OUT:-out/chunk}"; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 data=out/synth128 runs=out/runs run=default-small-ft
-if [ ! -f "$data/dataset.json" ]; then
+if [ ! -f "$data/dataset.json" ]; then  # the model card's dataset (seed 0)
   python3 -m next3d dataset synth --out "$data" --n 20000 --res 128 --device cuda --batch 64 --seed 0
 fi
-if [ -d "$runs/$run" ]; then
-  python3 -m next3d train --out "$runs" --run-name "$run" --resume auto --kimg 100000 --max-minutes "$minutes" --workers 8 \
-      --device cuda --no-progress
+if compgen -G "$runs/$run/snapshot-*.safetensors" >/dev/null; then
+  python3 -m next3d train --out "$runs" --run-name "$run" --resume auto --kimg 100000 --max-minutes "$minutes" \
+      --workers 8 --device cuda --no-progress
 else
   python3 -m next3d train --data "$data" --out "$runs" --run-name "$run" --preset small \
       --init-generator assets/models/next3d_default.safetensors --blur-fade-kimg 20 --batch 32 --kimg 100000 \
