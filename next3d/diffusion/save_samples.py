@@ -23,12 +23,7 @@ from next3d.data.pose_sampling import (
     sample_camera,
     sample_head_vector,
 )
-from next3d.diffusion.distributed import (
-    barrier,
-    device_for,
-    env_from_environ,
-    init_process_group,
-)
+from next3d.diffusion.distributed import barrier, context_from_environ, init_process_group
 from next3d.diffusion.generator_source import GeneratorSource
 from next3d.diffusion.image_inputs import to_uint8
 from next3d.utils.jsonl import append_event
@@ -107,9 +102,9 @@ def image_resolution(cfg: SaveSamplesConfig, G) -> int:
 def save_samples(cfg: SaveSamplesConfig, source: GeneratorSource) -> Path:
     """Write (or finish) the store; with RANK/WORLD_SIZE set, write only this rank's shards."""
     cfg.validate()
-    env = env_from_environ()
-    device = device_for(env, resolve_device(cfg.device))
-    joined = init_process_group(env, device)
+    env = context_from_environ(resolve_device(cfg.device))
+    device = env.device
+    joined = init_process_group(env)
     try:
         G = source.load(device)
         codecs = {kind: LatentCodec(G, kind) for kind in cfg.latents}

@@ -20,13 +20,8 @@ from tqdm import tqdm
 from next3d.diffusion.condition_masks import random_box_masks
 from next3d.diffusion.denoiser import DenoiserConfig
 from next3d.diffusion.diffusion_loss import VPredictionLoss
-from next3d.diffusion.distributed import (
-    DistEnv,
-    barrier,
-    device_for,
-    env_from_environ,
-    init_process_group,
-)
+from next3d.diffusion.distributed import barrier, context_from_environ, init_process_group
+from next3d.utils.distributed import DistributedContext
 from next3d.utils.ema import update_ema, warmup_decay
 from next3d.diffusion.image_encoder import ImageEncoderConfig
 from next3d.utils.jsonl import append_event
@@ -116,9 +111,9 @@ def build_prior(cfg: TrainConfig, store: LatentStore) -> LatentPrior:
 
 def train_prior(cfg: TrainConfig, on_step: Callable[[int, float], None] | None = None) -> TrainState:
     """Run (or resume) training; rank 0 writes snapshots, log.jsonl and run.json into `cfg.out`."""
-    env = env_from_environ()
-    device = device_for(env, resolve_device(cfg.device))
-    joined = init_process_group(env, device)
+    env = context_from_environ(resolve_device(cfg.device))
+    device = env.device
+    joined = init_process_group(env)
     if env.distributed and not joined and not torch.distributed.is_initialized():
         raise BadInputError("WORLD_SIZE > 1 but no process group: launch multi-process training with torchrun")
     try:
@@ -128,7 +123,7 @@ def train_prior(cfg: TrainConfig, on_step: Callable[[int, float], None] | None =
             torch.distributed.destroy_process_group()
 
 
-def _train(cfg: TrainConfig, env: DistEnv, device: torch.device, on_step) -> TrainState:
+def _train(cfg: TrainConfig, env: DistributedContext, device: torch.device, on_step) -> TrainState:
     store = LatentStore(cfg.data)
     if cfg.latent_field is None:
         cfg = replace(cfg, latent_field=store.layout.latent_fields[0])
@@ -189,7 +184,7 @@ def _train(cfg: TrainConfig, env: DistEnv, device: torch.device, on_step) -> Tra
     return TrainState(prior, prior_ema, step, last_snapshot)
 
 
-def _draw_batch(cfg: TrainConfig, env: DistEnv, step: int, latents, images, count: int, timesteps: int) -> dict:
+def _draw_batch(cfg: TrainConfig, env: DistributedContext, step: int, latents, images, count: int, timesteps: int) -> dict:
     g = step_generator(cfg.seed, env.rank, step)
     index = torch.randint(count, (cfg.batch,), generator=g).numpy()
     x = torch.from_numpy(latents.take(index).astype(np.float32))

@@ -7,31 +7,13 @@ import contextlib
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
 from next3d.errors import BadInputError
 from next3d.utils.device import resolve_device
-
-
-@dataclass(frozen=True)
-class DistributedContext:
-    """Where this process stands: rank among world_size processes, and its device."""
-
-    rank: int
-    world_size: int
-    local_rank: int
-    device: torch.device
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
+from next3d.utils.distributed import DistributedContext  # noqa: F401 (also the loop's name for it)
 
 
 def launched_by_torchrun() -> bool:
