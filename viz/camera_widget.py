@@ -88,18 +88,9 @@ class CameraWidget:
     def _draw(self) -> None:
         em = imgui.get_font_size()
         width = em * 12
-        imgui.set_next_item_width(width)
-        changed, yaw = imgui.slider_float("Yaw", math.degrees(self.yaw), -180, 180, "%.1f deg")
-        if changed:
-            self.yaw = math.radians(yaw)
-        imgui.set_next_item_width(width)
-        changed, pitch = imgui.slider_float("Pitch", math.degrees(self.pitch), -85, 85, "%.1f deg")
-        if changed:
-            self.pitch = math.radians(pitch)
-        imgui.set_next_item_width(width)
-        changed, roll = imgui.slider_float("Roll", math.degrees(self.roll), -180, 180, "%.1f deg")
-        if changed:
-            self.roll = math.radians(roll)
+        self._angle_slider("Yaw", "yaw", -180, 180, "%.1f deg", width)
+        self._angle_slider("Pitch", "pitch", -85, 85, "%.1f deg", width)
+        self._angle_slider("Roll", "roll", -180, 180, "%.1f deg", width)
         imgui.set_next_item_width(width)
         _, self.radius = imgui.slider_float("Radius", self.radius, 1.0, 6.0, "%.2f")
         imgui.set_next_item_width(width)
@@ -122,14 +113,8 @@ class CameraWidget:
         imgui.same_line()
         _, self.orbit = imgui.checkbox("Orbit", self.orbit)
         if self.orbit:
-            imgui.set_next_item_width(width)
-            changed, amp = imgui.slider_float("Yaw swing", math.degrees(self.orbit_yaw_amp), 0, 90, "%.0f deg")
-            if changed:
-                self.orbit_yaw_amp = math.radians(amp)
-            imgui.set_next_item_width(width)
-            changed, amp = imgui.slider_float("Pitch swing", math.degrees(self.orbit_pitch_amp), 0, 45, "%.0f deg")
-            if changed:
-                self.orbit_pitch_amp = math.radians(amp)
+            self._angle_slider("Yaw swing", "orbit_yaw_amp", 0, 90, "%.0f deg", width)
+            self._angle_slider("Pitch swing", "orbit_pitch_amp", 0, 45, "%.0f deg", width)
             imgui.set_next_item_width(width)
             _, self.orbit_period = imgui.slider_float("Period", self.orbit_period, 1.0, 30.0, "%.1f s")
         imgui.separator()
@@ -137,15 +122,16 @@ class CameraWidget:
         _, self.cond_mode = imgui.combo("Conditioning", self.cond_mode, list(COND_MODES))
         imgui.set_item_tooltip("Camera the mapping network is conditioned on (EG3D-style generators)")
         if COND_MODES[self.cond_mode] == "Custom":
-            imgui.set_next_item_width(width)
-            changed, yaw = imgui.slider_float("Cond yaw", math.degrees(self.cond_yaw), -90, 90, "%.1f deg")
-            if changed:
-                self.cond_yaw = math.radians(yaw)
-            imgui.set_next_item_width(width)
-            changed, pitch = imgui.slider_float("Cond pitch", math.degrees(self.cond_pitch), -60, 60, "%.1f deg")
-            if changed:
-                self.cond_pitch = math.radians(pitch)
+            self._angle_slider("Cond yaw", "cond_yaw", -90, 90, "%.1f deg", width)
+            self._angle_slider("Cond pitch", "cond_pitch", -60, 60, "%.1f deg", width)
         hint("Drag the picture to turn, wheel to zoom, right-drag to roll, double-click to reset.")
+
+    def _angle_slider(self, label: str, attr: str, lo_deg: float, hi_deg: float, fmt: str, width: float) -> None:
+        """A slider in degrees over one of this widget's angles, which are kept in radians."""
+        imgui.set_next_item_width(width)
+        changed, degrees = imgui.slider_float(label, math.degrees(getattr(self, attr)), lo_deg, hi_deg, fmt)
+        if changed:
+            setattr(self, attr, math.radians(degrees))
 
     def persisted(self) -> dict:
         return widget_values(self, _PERSIST)
