@@ -67,6 +67,7 @@ class TrainConfig:
     precision: str = "auto"  # auto: the networks' fp16 blocks on CUDA, fp32 elsewhere; fp32; fp16; bf16
     loss: LossConfig = field(default_factory=LossConfig)
     init_generator: str | None = None  # a new run's G and G_ema start from this generator file; D starts fresh
+    d_expression: bool = False  # D's label is the camera + each image's expression and jaw (needs head vectors)
 
     @property
     def ema_half_life_kimg(self) -> float:

@@ -23,6 +23,7 @@ from next3d.networks.discriminator import DualDiscriminator
 from next3d.networks.generator import Next3DGenerator
 from next3d.train import distributed, schedule
 from next3d.train.config import RunOptions, TrainConfig
+from next3d.train.d_condition import DiscriminatorCondition
 from next3d.train.data import condition_pool, dataset_name, open_training_data, real_loader, to_device
 from next3d.train.grids import grid_path, render_grid, save_grid
 from next3d.train.log import LOG_FILE, rewind_log
@@ -104,6 +105,9 @@ def open_inputs(plan: RunPlan, options: RunOptions, world_size: int, warn=None):
     config.validate(world_size)
     head = load_head(config.head)
     dataset = open_training_data(config.data, head, config.generator.img_resolution, config.xflip, warn=warn)
+    if config.d_expression and dataset.head_vectors is None:
+        raise BadInputError(f"{config.data}: --d-expression needs head parameters per image, and this dataset has "
+                            "none (`dataset synth` writes them)")
     if plan.resuming:
         check_resumable(plan, head, dataset)
     elif config.init_generator is not None:
@@ -150,6 +154,7 @@ class Trainer:
         cfg = self.config
         self.state = TrainingState(0, 0)
         self.pool = condition_pool(self.dataset, ctx.device)
+        self.d_condition = DiscriminatorCondition(self.head, cfg.d_expression)
         self.metrics = None
         if options.metrics.enabled and ctx.is_main:
             from next3d.train.metrics.evaluate import MetricsHook
@@ -170,7 +175,7 @@ class Trainer:
             self.log = JsonlLog(self.run_dir / LOG_FILE)
         self.G_train = distributed.wrap(GeneratorPass(self.nets.G, Phases.training_options(cfg)), ctx, find_unused=True)
         self.D_train = distributed.wrap(self.nets.D, ctx)
-        self.phases = Phases(cfg, self.nets.G, self.G_train, self.nets.D, self.D_train, self.pool)
+        self.phases = Phases(cfg, self.nets.G, self.G_train, self.nets.D, self.D_train, self.pool, self.d_condition)
         self.micro = cfg.micro_batches(ctx.world_size)
         sampler = StreamSampler(len(self.dataset), cfg.seed, cfg.batch, cfg.batch_gpu, ctx.rank, ctx.world_size,
                                 start_step=self.state.step)
@@ -210,7 +215,7 @@ class Trainer:
         G = Next3DGenerator(cfg.generator, self.head).train()
         if not plan.resuming and cfg.init_generator is not None:  # before anything moves the shared head model
             G.load_state_dict(initial_generator(cfg, self.head).state_dict())  # fp16 files load as fp32
-        D = DualDiscriminator(cfg.generator.discriminator()).train()
+        D = DualDiscriminator(cfg.generator.discriminator(c_dim=self.d_condition.dim)).train()
         G_ema = copy.deepcopy(G).eval()
         nets = Networks(G.to(device), G_ema.to(device), D.to(device))
         for module in (nets.G, nets.G_ema, nets.D):

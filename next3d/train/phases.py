@@ -16,6 +16,7 @@ from next3d.networks.generator import Next3DGenerator, RenderOptions
 from next3d.render.triplane import NEXT3D_PLANE_AXES, sample_planes
 from next3d.train import losses
 from next3d.train.config import TrainConfig
+from next3d.train.d_condition import DiscriminatorCondition
 from next3d.train.data import ConditionPool, RealBatch
 from next3d.train.distributed import no_sync
 
@@ -56,7 +57,7 @@ class FakeConditions:
     """What one micro-batch of generated images is drawn from."""
 
     z: torch.Tensor  # (B, z_dim)
-    c: torch.Tensor  # (B, 25) render camera (also D's label)
+    c: torch.Tensor  # (B, 25) render camera (D's label, with the head's expression under --d-expression)
     head: torch.Tensor | None  # head vectors (B, D), vertices (B, V, 3) or None (neutral)
 
 
@@ -64,8 +65,9 @@ class Phases:
     """Forward + backward of each phase for one micro-batch; `sync` False skips DDP's all-reduce."""
 
     def __init__(self, config: TrainConfig, G: Next3DGenerator, G_train: nn.Module, D: nn.Module, D_train: nn.Module,
-                 pool: ConditionPool):
+                 pool: ConditionPool, d_condition: DiscriminatorCondition):
         self.config, self.loss = config, config.loss
+        self.d_label = d_condition
         self.G, self.G_train, self.D, self.D_train, self.pool = G, G_train, D, D_train, pool
         self.options = self.training_options(config)
         self.neural_resolution = G.config.neural_rendering_resolution
@@ -97,7 +99,7 @@ class Phases:
         with no_sync(self.G_train, not sync):
             c_cond = losses.swap_conditioning(fake.c, swap)
             image, raw = self.G_train("image", fake.z, c_cond, fake.c, head=fake.head)
-            logits = self.D(losses.gaussian_blur(image, blur), raw, fake.c)
+            logits = self.D(losses.gaussian_blur(image, blur), raw, self.d_label(fake.c, fake.head))
             loss = losses.generator_loss(logits).mean()
             loss.mul(gain).backward()
         return {"loss_G": loss.detach(), "scores_fake_G": logits.detach().mean()}
@@ -123,12 +125,13 @@ class Phases:
             out = self.G.synthesis(ws, fake.c, head_state(self.G, fake.head, fake.z.shape[0], fake.z.device),
                                    self.options)
         with no_sync(self.D_train, True):
-            fake_logits = self.D_train(losses.gaussian_blur(out.image, blur), out.image_raw, fake.c)
+            fake_logits = self.D_train(losses.gaussian_blur(out.image, blur), out.image_raw,
+                                       self.d_label(fake.c, fake.head))
             loss_fake = losses.discriminator_fake_loss(fake_logits).mean()
             loss_fake.mul(gain).backward()
         image, raw = self.real_inputs(real, blur)
         with no_sync(self.D_train, not sync):
-            real_logits = self.D_train(losses.gaussian_blur(image, blur), raw, real.label)
+            real_logits = self.D_train(losses.gaussian_blur(image, blur), raw, self.d_label(real.label, real.head))
             loss_real = losses.discriminator_real_loss(real_logits).mean()
             loss_real.mul(gain).backward()
         return {"loss_D": (loss_fake + loss_real).detach(), "scores_real": real_logits.detach().mean(),
@@ -140,7 +143,7 @@ class Phases:
         image = image.detach().requires_grad_(True)
         raw = raw.detach().requires_grad_(True)
         with no_sync(self.D_train, not sync):
-            logits = self.D_train(losses.gaussian_blur(image, blur), raw, real.label)
+            logits = self.D_train(losses.gaussian_blur(image, blur), raw, self.d_label(real.label, real.head))
             penalty = losses.r1_penalty(logits, [image, raw])
             loss = penalty * (self.loss.r1_gamma / 2)
             # logits * 0 puts every D weight in the graph (DDP waits for a gradient of each one).
