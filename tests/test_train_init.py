@@ -11,6 +11,7 @@ from next3d.head import load_default_head
 from next3d.io.generator_file import load_generator, save_generator
 from next3d.networks.generator import Next3DGenerator
 from next3d.train import train
+from next3d.train.snapshot import load_latest_snapshot
 from tests.train_support import micro_generator, run_options, single_thread, synth_data, train_config
 
 
@@ -81,3 +82,20 @@ def test_sizes_come_from_the_file_and_mismatches_are_refused(data, tmp_path, sta
     missing = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(refused), "--init-generator",
                                         str(tmp_path / "nope.safetensors")])
     assert missing.exit_code == 1 and "nope.safetensors" in missing.output.strip().splitlines()[-1]
+
+
+def test_d_warmup_keeps_g_still_until_d_has_learned_alone(data, tmp_path, start_file):
+    start = load_generator(start_file)
+    # batch 4: a warm-up of 1 kimg covers both steps; G (and so G_ema) stays the file's while D trains
+    still = train(train_config(data, init_generator=str(start_file), d_warmup_kimg=1.0), run_options(tmp_path / "a", 2))
+    assert max_difference(load_generator(still.run_dir), start) < 1e-4
+    snapshot = load_latest_snapshot(still.run_dir)
+    d_moments = [v for k, v in snapshot.tensors.get("D_opt", {}).items() if k.endswith(".exp_avg")]
+    g_moments = [v for k, v in snapshot.tensors.get("G_opt", {}).items() if k.endswith(".exp_avg")]
+    assert d_moments and any(v.abs().max() > 0 for v in d_moments)  # D stepped ...
+    assert not g_moments  # ... G's optimizer never did
+    # a warm-up of one step (4 images), stopped inside it and resumed: the later steps move G as usual
+    train(train_config(data, init_generator=str(start_file), d_warmup_kimg=0.004), run_options(tmp_path / "b", 1))
+    moved = train(None, run_options(tmp_path / "b", 3, resume="auto"))
+    assert moved.state.step == 3
+    assert max_difference(load_generator(moved.run_dir), start) > 1e-3

@@ -67,6 +67,7 @@ class TrainConfig:
     precision: str = "auto"  # auto: the networks' fp16 blocks on CUDA, fp32 elsewhere; fp32; fp16; bf16
     loss: LossConfig = field(default_factory=LossConfig)
     init_generator: str | None = None  # a new run's G and G_ema start from this generator file; D starts fresh
+    d_warmup_kimg: float = 0.0  # G is not updated until D has seen this many kimg (fine-tuning with a fresh D)
     d_expression: bool = False  # D's label is the camera + each image's expression and jaw (needs head vectors)
 
     @property
@@ -104,6 +105,8 @@ class TrainConfig:
         for name in ("lr_g", "lr_d"):
             if not getattr(self, name) > 0:
                 raise BadInputError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+        if not self.d_warmup_kimg >= 0:
+            raise BadInputError(f"--d-warmup-kimg must be >= 0, got {self.d_warmup_kimg}")
         if self.ema_kimg is not None and self.ema_kimg < 0:
             raise BadInputError(f"ema_kimg must be >= 0, got {self.ema_kimg}")
         if self.precision not in PRECISIONS:

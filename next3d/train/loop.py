@@ -271,8 +271,11 @@ class Trainer:
         swap = schedule.swap_probability(nimg, loss.gpc_reg_prob, loss.gpc_reg_fade_kimg)
         G, D, p = self.nets.G, self.nets.D, self.phases
         w_stats: list[dict] = []
-        self._phase("Gmain", 1, G, self.opts.G, reals, lambda r, g, s: p.g_main(r, blur, swap, g, s))
-        if loss.density_reg > 0:
+        # A fresh D fine-tuning a trained G first learns alone: an uninformed D would walk G away from its heads.
+        train_g = nimg >= cfg.d_warmup_kimg * 1000
+        if train_g:
+            self._phase("Gmain", 1, G, self.opts.G, reals, lambda r, g, s: p.g_main(r, blur, swap, g, s))
+        if train_g and loss.density_reg > 0:
             self._phase("Greg", loss.density_reg_interval, G, self.opts.G, reals,
                         lambda r, g, s: p.g_density(r, swap, g, s))
         self._phase("Dmain", 1, D, self.opts.D, reals, lambda r, g, s: p.d_main(r, blur, swap, g, s), w_stats)
