@@ -60,9 +60,9 @@ PRESETS = ("tiny", "small", "paper")
 @click.option("--grid-views", type=int, default=5, show_default=True, help="Grid columns (yaw views).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (the JSONL log is still written).")
 def train(data, out, preset, generator_config, init_generator, batch, batch_gpu, kimg, snap_kimg, keep_snapshots,
-          tick_kimg, gamma, density_reg, blur_fade_kimg, d_warmup_kimg, d_expression, resume, run_name, gpus, device, seed, lr_g, lr_d, mirror,
-          precision, head_name, workers, max_minutes, metrics_extractor, metrics_features, metrics_samples,
-          grid_seeds, grid_views, no_progress) -> None:
+          tick_kimg, gamma, density_reg, blur_fade_kimg, d_warmup_kimg, d_expression, resume, run_name, gpus, device,
+          seed, lr_g, lr_d, mirror, precision, head_name, workers, max_minutes, metrics_extractor, metrics_features,
+          metrics_samples, grid_seeds, grid_views, no_progress) -> None:
     """Train a Next3D generator (EG3D losses: non-saturating, lazy dual R1, density regularization, pose
     conditioning swap, EMA) and write snapshots, grids and log.jsonl to OUT/<run>/.
 
