@@ -31,3 +31,21 @@ def _restore_cuda_backend_flags():
     saved = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     yield
     torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """The training tests' synthetic dataset, made once per session (tests/train_support.py: synth_data)."""
+    from tests.train_support import synth_data
+
+    return synth_data(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch on one CPU thread for a module's tests (tests/train_support.py: single_thread); use it with
+    `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    from tests.train_support import single_thread
+
+    with single_thread():
+        yield

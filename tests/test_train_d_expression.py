@@ -14,18 +14,10 @@ from next3d.networks.discriminator import DiscriminatorConfig, DualDiscriminator
 from next3d.train import train
 from next3d.train.d_condition import CAMERA_LABEL_DIM, DiscriminatorCondition
 from next3d.train.snapshot import load_latest_snapshot
-from tests.train_support import micro_generator, run_options, single_thread, synth_data, train_config
+from tests.train_support import micro_generator, run_options, train_config
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return synth_data(tmp_path_factory)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_the_label_is_the_camera_followed_by_expression_and_jaw():

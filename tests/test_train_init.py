@@ -12,18 +12,10 @@ from next3d.io.generator_file import load_generator, save_generator
 from next3d.networks.generator import Next3DGenerator
 from next3d.train import train
 from next3d.train.snapshot import load_latest_snapshot
-from tests.train_support import micro_generator, run_options, single_thread, synth_data, train_config
+from tests.train_support import micro_generator, run_options, train_config
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return synth_data(tmp_path_factory)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -21,20 +21,12 @@ from next3d.utils.jsonl import read_events
 from next3d.train.metrics import feature_statistics, frechet_distance
 from next3d.train.phases import head_state
 from next3d.train.precision import apply_precision
-from tests.train_support import micro_generator, run_options, single_thread, synth_data, train_config
+from tests.train_support import micro_generator, run_options, train_config
 
 STEPS = 80
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return synth_data(tmp_path_factory)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class PooledColors(torch.nn.Module):
