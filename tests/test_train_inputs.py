@@ -84,6 +84,7 @@ def test_images_smaller_than_the_preset_are_refused_larger_are_resized(data, tmp
     (["--kimg", "0"], "--kimg must be > 0"),
     (["--gamma", "-1"], "--r1-gamma must be >= 0"),
     (["--max-minutes", "-5"], "--max-minutes must be > 0"),
+    (["--d-warmup-kimg", "-1"], "--d-warmup-kimg must be >= 0"),
 ])
 def test_bad_numbers_are_named(data, tmp_path, args, message):
     out = tmp_path / "runs"
