@@ -56,6 +56,17 @@ def test_upfirdn2d_negative_padding_crops():
     assert torch.equal(y, x[:, :, 0:4, 1:3])
 
 
+def test_kernel_switch_leaves_cpu_tensors_on_the_reference_path():
+    """`use_kernel` only routes CUDA tensors to the Triton kernel: on the CPU the result is the reference's."""
+    from next3d.networks.ops.upfirdn2d import use_kernel
+
+    x = torch.randn(1, 3, 8, 8)
+    f = setup_filter([1, 3, 3, 1])
+    ref = upsample2d(x, f)
+    with use_kernel():
+        assert torch.equal(upsample2d(x, f), ref)
+
+
 def _reference_conv2d_resample(x, w, f, up, down, padding, groups, flip_weight):
     """The operator's definition, step by step: zero-insert, pad, FIR, conv, FIR + decimate."""
     fw = f.shape[-1]

@@ -7,12 +7,30 @@ convolution (the filter is mirrored before the correlation that `conv2d` perform
 
 from __future__ import annotations
 
-from typing import Sequence
+import contextlib
+from contextvars import ContextVar
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from next3d.networks.ops import fir_kernel
+
 Padding = int | Sequence[int]
+
+# Whether `upfirdn2d` may use the Triton kernel (inference modes turn it on around their stages; see `use_kernel`).
+_KERNEL_ENABLED: ContextVar[bool] = ContextVar("next3d_fir_kernel", default=False)
+
+
+@contextlib.contextmanager
+def use_kernel(enabled: bool = True) -> Iterator[None]:
+    """Within this block, FIR resampling of CUDA tensors without autograd runs the Triton kernel
+    (next3d/networks/ops/fir_kernel.py) where it applies; outside it, always the PyTorch reference."""
+    token = _KERNEL_ENABLED.set(enabled)
+    try:
+        yield
+    finally:
+        _KERNEL_ENABLED.reset(token)
 
 
 def setup_filter(
@@ -109,11 +127,17 @@ def upfirdn2d(
     px0, px1, py0, py1 = _pads(padding)
     if f is None:
         f = torch.ones(1, 1, dtype=torch.float32, device=x.device)
-    x = _insert_zeros(x, up_x, up_y)
-    x = F.pad(x, [px0, px1, py0, py1])
     f = f * (gain ** (f.ndim / 2))
     if not flip_filter:
         f = f.flip(list(range(f.ndim)))
+    if _KERNEL_ENABLED.get():
+        taps = torch.outer(f, f) if f.ndim == 1 else f  # a separable filter as its 2-D equivalent
+        if fir_kernel.supports(x, taps):
+            if torch.is_autocast_enabled(x.device.type):  # as F.conv2d would under autocast
+                x = x.to(torch.get_autocast_dtype(x.device.type))
+            return fir_kernel.upfirdn2d_kernel(x, taps, up_x, up_y, down_x, down_y, px0, px1, py0, py1)
+    x = _insert_zeros(x, up_x, up_y)
+    x = F.pad(x, [px0, px1, py0, py1])
     return _depthwise_fir(x, f, down_x, down_y)
 
 
