@@ -53,6 +53,15 @@ def test_reduced_precision_on_cuda_matches_fp32(preset, precision):
     _check(*_render(preset, "cuda", precision), precision)
 
 
+def test_mode_names_round_trip():
+    mode = InferenceMode.named("kernels-graphs-fp16")
+    assert (mode.kernels, mode.cuda_graphs, mode.tf32, mode.precision) == (True, True, True, "fp16")
+    assert mode.label() == "kernels-graphs-fp16"
+    assert not InferenceMode.named("graphs-fp32").kernels
+    with pytest.raises(Exception, match="unknown option"):
+        InferenceMode.named("fused-fp32")
+
+
 def test_unknown_precision_is_refused():
     with pytest.raises(Exception, match="precision"):
         InferenceMode("fp8")

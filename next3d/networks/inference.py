@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import torch
 
 from next3d.errors import BadInputError
+from next3d.networks.ops.upfirdn2d import use_kernel
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -27,6 +29,7 @@ class InferenceMode:
     cuda_graphs: bool = False
     tf32: bool = False
     compile: bool = False  # torch.compile (Inductor) each stage: fused elementwise work, channels-last convs
+    kernels: bool = False  # our Triton kernels where they apply (FIR resampling: next3d/networks/ops/fir_kernel.py)
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -34,24 +37,28 @@ class InferenceMode:
 
     @classmethod
     def named(cls, name: str) -> "InferenceMode":
-        """A mode by name: 'fp32' (reference), 'fast' (the fastest measured variant, docs/performance.md), or
-        dash-joined options ending in a precision: e.g. 'bf16', 'graphs-fp32', 'compile-graphs-fp16'
-        (graphs and compile imply TF32)."""
-        if name == "fast":
-            return FAST_MODE
+        """A mode by name: 'fp32' (reference), 'fast' (fastest without compiling), 'fastest' (fastest measured,
+        after minutes of compiling; docs/performance.md), or dash-joined options ending in a precision: e.g.
+        'bf16', 'graphs-fp32', 'kernels-graphs-fp16', 'compile-graphs-fp16' (graphs, compile and kernels imply TF32)."""
+        if name in NAMED_MODES:
+            return NAMED_MODES[name]
         *flags, precision = name.split("-")
-        unknown = set(flags) - {"graphs", "compile"}
+        unknown = set(flags) - {"graphs", "compile", "kernels"}
         if unknown:
             raise BadInputError(f"inference mode {name!r}: unknown option(s) {', '.join(sorted(unknown))}")
         fast = bool(flags)
-        return cls(precision=precision, cuda_graphs="graphs" in flags, tf32=fast, compile="compile" in flags)
+        return cls(precision=precision, cuda_graphs="graphs" in flags, tf32=fast, compile="compile" in flags,
+                   kernels="kernels" in flags)
 
     def label(self) -> str:
-        flags = [f for f, on in (("compile", self.compile), ("graphs", self.cuda_graphs)) if on]
+        flags = [f for f, on in (("kernels", self.kernels), ("compile", self.compile), ("graphs", self.cuda_graphs))
+                 if on]
         return "-".join(flags + [self.precision]) + ("+tf32" if self.tf32 and not flags else "")
 
 
-FAST_MODE = InferenceMode(precision="fp32", cuda_graphs=True, tf32=True)
+FAST_MODE = InferenceMode(precision="fp32", cuda_graphs=True, tf32=True, kernels=True)
+FASTEST_MODE = InferenceMode(precision="fp16", cuda_graphs=True, tf32=True, kernels=True, compile=True)
+NAMED_MODES = MappingProxyType({"fast": FAST_MODE, "fastest": FASTEST_MODE})
 
 
 def apply_backend_flags(mode: InferenceMode) -> None:
@@ -95,10 +102,13 @@ class InferenceGenerator:
         return getattr(self.G, name)
 
     def _precision(self, device: torch.device):
+        """The mode's arithmetic around a stage: autocast to its precision, and our kernels if it uses them."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(use_kernel(self.mode.kernels))
         dtype = PRECISIONS[self.mode.precision]
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=device.type, dtype=dtype)
+        if dtype is not None:
+            stack.enter_context(torch.autocast(device_type=device.type, dtype=dtype))
+        return stack
 
     def mapping(self, *args, **kwargs):
         return self.G.mapping(*args, **kwargs)  # tiny MLP: always fp32 (w feeds every later stage)

@@ -1,6 +1,7 @@
 """Where the generator's GPU time goes, per stage: kernel count, GPU time, and the top kernels.
 
-Run on a CUDA machine from the repo root: `python3 tools/gpu/profile_generator.py [preset]`.
+Run on a CUDA machine from the repo root: `python3 tools/gpu/profile_generator.py [preset] [mode]` (eager stages;
+mode as in `InferenceMode.named`, default TF32 fp32).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from next3d.networks.presets import preset_config  # noqa: E402
 from next3d.render import camera  # noqa: E402
 
 
-def main(preset: str = "paper", top: int = 18) -> None:
-    mode = InferenceMode(tf32=True)
+def main(preset: str = "paper", mode_name: str = "", top: int = 18) -> None:
+    mode = InferenceMode.named(mode_name) if mode_name else InferenceMode(tf32=True)
     apply_backend_flags(mode)
     torch.manual_seed(0)
     head = load_default_head()
