@@ -7,6 +7,8 @@ from imgui_bundle import imgui, implot
 
 from gui_utils.imgui_utils import hint
 from next3d.capture.render_args import PRECISIONS
+
+PRECISION_LABELS = ["fp32 (exact)", "fast (GPU: graphs + kernels)", "fastest (compiles first)"]  # per PRECISIONS
 from viz.app_state import restore_widget_values, widget_values
 
 _PERSIST = ("fps_limit", "precision_index", "stage_cache")
@@ -60,8 +62,9 @@ class PerformanceWidget:
             self.app.renderer.set_use_process(use_process)
         imgui.set_item_tooltip("A separate process keeps the GUI smooth during slow renders (costs memory)")
         imgui.set_next_item_width(em * 10)
-        _, self.precision_index = imgui.combo("Precision", self.precision_index,
-                                              ["fp32 (exact)", "fast (fp16 on GPU / bf16 on CPU)"])
+        _, self.precision_index = imgui.combo("Precision", self.precision_index, PRECISION_LABELS)
+        imgui.set_item_tooltip("fast: CUDA graphs, Triton kernels and TF32 on a GPU (same as fp32 on the CPU); "
+                               "fastest: also torch.compile and fp16: its first frame compiles for minutes")
         _, self.stage_cache = imgui.checkbox("Stage cache", self.stage_cache)
         imgui.set_item_tooltip("Re-run only the stages whose inputs changed (camera-only moves skip the rest)")
 

@@ -16,7 +16,7 @@ from next3d.render.camera import DEFAULT_FOV_DEG, DEFAULT_PIVOT, DEFAULT_RADIUS
 BUILTIN_PREFIX = "builtin:"
 BUILTIN_TINY = "builtin:tiny-random"  # a randomly initialised tiny-preset generator (labelled as such)
 RENDER_TYPES = ("image", "raw", "depth", "alpha", "texture", "planes")
-PRECISIONS = ("fp32", "fast")
+PRECISIONS = ("fp32", "fast", "fastest")  # inference modes (next3d/networks/inference.py)
 # Head parameters carried by RenderArgs: field -> fixed width (None: set by the head model).
 HEAD_FIELDS = {"shape": None, "expression": None, "jaw": 3, "neck": 3, "eyes": 6, "rotation": 3, "translation": 3}
 
@@ -61,7 +61,8 @@ class RenderArgs:
     neural_res: int | None = None       # None: the model's default neural rendering resolution
     depth_mult: float = 1.0             # multiplies the stratified samples per ray
     depth_importance_mult: float = 1.0  # multiplies the importance samples per ray
-    precision: str = "fp32"             # "fp32" everywhere, or "fast" (the model's reduced-precision blocks)
+    precision: str = "fp32"             # "fp32" reference; "fast": CUDA graphs, Triton kernels, TF32 (GPU);
+                                        # "fastest": also compiled, fp16 (minutes of compiling first)
     stage_cache: bool = True
 
     def with_(self, **changes) -> "RenderArgs":

@@ -12,7 +12,7 @@ import threading
 import time
 import zipfile
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # visualizer opens on a randomly initialised tiny model and says so on screen.
 DEFAULT_CHECKPOINT = REPO_ROOT / "assets" / "models" / "next3d_default.safetensors"
 DEFAULT_PRIOR = REPO_ROOT / "assets" / "models" / "next3d_default_prior.safetensors"  # trained on its W+ latents
-BUILTIN_PRESETS = {BUILTIN_TINY: "tiny"}
+BUILTIN_PRESETS = {BUILTIN_TINY: "tiny", BUILTIN_PREFIX + "small-random": "small", BUILTIN_PREFIX + "paper-random": "paper"}
 MIN_OVERLAY_SIZE = 256  # small renders (raw, depth) are enlarged before drawing overlays on them
 _UNNAMED_EXPRESSION = re.compile(r"^(expr|exp|expression|e|pca)?[_ -]?\d+$", re.IGNORECASE)
 
@@ -177,6 +177,7 @@ class Renderer:
         self.device_name = device
         self.models = models or ModelCache()
         self._staged = None          # StagedGenerator of the current model
+        self._graphed = None         # its GraphedGenerator, for CUDA-graph modes on a GPU
         self._staged_for = None
         self._ws_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
         self._logged_errors: set[str] = set()
@@ -230,8 +231,6 @@ class Renderer:
         result.model = loaded.facts
         result.load_ms = (time.perf_counter() - t0) * 1e3
         G = loaded.generator
-        staged = self._staged_generator(G, args.precision)
-        staged.enabled = args.stage_cache
 
         t1 = time.perf_counter()
         ws = self._ws(G, loaded.facts, args, device)
@@ -239,9 +238,12 @@ class Renderer:
         result.mapping_ms = (time.perf_counter() - t1) * 1e3
 
         t2 = time.perf_counter()
-        c_render = camera_label_for(args, device)
-        head_params = head_params_for(G, args, device)
+        c_render, head_params = camera_label_for(args, "cpu"), head_params_for(G, args, "cpu")
         options = self._options(G, args)
+        staged = self._stage_renderer(G, args.precision, options)
+        staged.enabled = args.stage_cache
+        if staged is not self._graphed:  # graphs take CPU inputs (compared there, without a sync)
+            c_render, head_params = _to_device(c_render, head_params, device)
         with torch.no_grad():
             out = staged.render(ws, c_render, head_params, options)
         result.synthesis_ms = (time.perf_counter() - t2) * 1e3
@@ -251,20 +253,33 @@ class Renderer:
         t3 = time.perf_counter()
         image = _picture(out, args.render_type)
         if args.show_mesh or args.show_landmarks:
-            image = self._overlay(G, image, head_params, c_render, args)
+            image = self._overlay(G, image, *_to_device(c_render, head_params, device)[::-1], args)
         result.image = image
         result.display_ms = (time.perf_counter() - t3) * 1e3
 
-    def _staged_generator(self, G, precision: str):
-        """Stage cache around G run at `precision` ('fp32' reference or 'fast'); new model or precision: new cache."""
-        from next3d.networks.inference import InferenceGenerator
+    def _stage_renderer(self, G, precision: str, options):
+        """What runs G's stages at `precision` (an inference mode name: 'fp32', 'fast', 'fastest'): replayed CUDA
+        graphs where the mode, device and `options` allow, else cached eager stages. New model or precision:
+        new caches."""
+        from next3d.networks.cuda_graphs import GraphedGenerator, graphable
+        from next3d.networks.inference import InferenceGenerator, InferenceMode, apply_backend_flags
         from next3d.networks.staged import StagedGenerator
 
-        model, mode = self._staged_for or (None, None)
-        if model is not G or mode != precision:  # identity, not id(): a freed model's id can be reused
+        model, mode_name = self._staged_for or (None, None)
+        if model is not G or mode_name != precision:  # identity, not id(): a freed model's id can be reused
             if model is not G:
                 self._ws_cache.clear()
-            self._staged, self._staged_for = StagedGenerator(InferenceGenerator(G, precision)), (G, precision)
+            mode = InferenceMode.named(precision)
+            on_cuda = next(G.parameters()).device.type == "cuda"
+            if on_cuda:
+                apply_backend_flags(mode)  # TF32 only for modes that allow it
+            self._graphed = None  # its graphs' memory goes before new ones are captured
+            self._staged = StagedGenerator(InferenceGenerator(G, mode))
+            if mode.cuda_graphs and on_cuda and not G.config.official_plane_layout:
+                self._graphed = GraphedGenerator(G, mode)
+            self._staged_for = (G, precision)
+        if self._graphed is not None and graphable(options):
+            return self._graphed
         return self._staged
 
     def _ws(self, G, facts: ModelFacts, args: RenderArgs, device) -> torch.Tensor:
@@ -424,6 +439,19 @@ def head_params_for(G, args: RenderArgs, device):
         padded = list(tup) + [0.0] * (size - len(tup))
         values[name] = torch.tensor([padded], dtype=torch.float32, device=device)
     return HeadParams(**values)
+
+
+def _to_device(c: torch.Tensor, head_params, device):
+    """The camera label and head state on `device` in one host-to-device copy (one transfer, not eight)."""
+    from next3d.head import HeadParams
+
+    if c.device == torch.device(device):
+        return c, head_params
+    names = [f.name for f in fields(HeadParams)]
+    parts = [c] + [getattr(head_params, name) for name in names]
+    flat = torch.cat([p.reshape(-1) for p in parts]).to(device)
+    moved = [piece.reshape(p.shape) for piece, p in zip(flat.split([p.numel() for p in parts]), parts)]
+    return moved[0], HeadParams(**dict(zip(names, moved[1:])))
 
 
 def _label(yaw, pitch, radius, roll, fov_deg, pivot, device) -> torch.Tensor:

@@ -7,7 +7,8 @@ and outputs are fixed buffers, then re-runs a stage by copying new inputs in and
 stages' result (tests/test_generator_fast.py on the GPU).
 
 Returned tensors are the graphs' output buffers: they stay valid until the next `render` call (copy them
-if you need them longer).
+if you need them longer). The camera and head state may be given on the CPU (the visualizer does): they are then
+compared on the host and copied in asynchronously, so deciding what to replay needs no synchronization.
 """
 
 from __future__ import annotations
@@ -33,18 +34,30 @@ class _Captured:
     graphs: dict[str, torch.cuda.CUDAGraph]
     output: object
     fresh: bool = True
+    seen: tuple | None = None  # the last inputs as given: (ws, ws._version, camera clone, head clone)
+
+
+MAX_CAPTURES = 4  # configurations kept (each holds its graphs' memory); the least recently used goes first
+
+
+def graphable(options: RenderOptions) -> bool:
+    """Whether `options` render the same way every time (graphs replay fixed randomness)."""
+    return not (options.perturb or options.noise_mode == "random" or options.sr_noise_mode == "random")
 
 
 class GraphedGenerator:
-    """Replays CUDA graphs of the latent/head/camera stages; `render` has StagedGenerator's signature."""
+    """Replays CUDA graphs of the latent/head/camera stages; `render` has StagedGenerator's signature.
+
+    `enabled` False replays every stage on every call (StagedGenerator's cache switch)."""
 
     def __init__(self, G, mode: InferenceMode | str = "fp32", warmup: int = 2):
         if next(G.parameters()).device.type != "cuda":
             raise ValueError("GraphedGenerator needs the generator on a CUDA device")
         self.runner = InferenceGenerator(G, mode)
         self.warmup = warmup
+        self.enabled = True
         self.stats = StageStats()
-        self._captured: dict[tuple, _Captured] = {}
+        self._captured: dict[tuple, _Captured] = {}  # insertion order = use order (LRU)
 
     def clear(self) -> None:
         """Drop every captured graph (after the weights or the head model changed)."""
@@ -53,39 +66,49 @@ class GraphedGenerator:
     @torch.no_grad()
     def render(self, ws: torch.Tensor, c: torch.Tensor, head: HeadParams, options: RenderOptions | None = None):
         options = options or RenderOptions()
-        if options.perturb or options.noise_mode == "random" or options.sr_noise_mode == "random":
+        if not graphable(options):
             raise ValueError("CUDA graphs replay fixed randomness: use deterministic options (no perturb/random noise)")
         key = (ws.shape[0], options)
-        cap = self._captured.get(key)
+        cap = self._captured.pop(key, None)
         if cap is None:
+            while len(self._captured) >= MAX_CAPTURES:
+                self._captured.pop(next(iter(self._captured)))
             cap = self._capture(ws, c, head, options)
-            self._captured[key] = cap
+        self._captured[key] = cap  # now the most recently used
         ran = []
-        ws_changed = cap.fresh or not torch.equal(cap.ws, ws)
-        head_changed = ws_changed or not all(torch.equal(getattr(cap.head, f.name), getattr(head, f.name))
-                                              for f in dataclasses.fields(HeadParams))
-        camera_changed = head_changed or not torch.equal(cap.camera, c)
+        ws_changed, head_changed, camera_changed = self._changes(cap, ws, c, head)
         cap.fresh = False
         if ws_changed:
-            cap.ws.copy_(ws)
+            cap.ws.copy_(ws, non_blocking=True)
             cap.graphs["latent"].replay()
             ran.append("latent")
         if head_changed:
             for f in dataclasses.fields(HeadParams):
-                getattr(cap.head, f.name).copy_(getattr(head, f.name))
+                getattr(cap.head, f.name).copy_(getattr(head, f.name), non_blocking=True)
             cap.graphs["head"].replay()
             ran.append("head")
         if camera_changed:
-            cap.camera.copy_(c)
+            cap.camera.copy_(c, non_blocking=True)
             cap.graphs["camera"].replay()
             ran.append("camera")
         self.stats = StageStats(tuple(ran), {})
         return cap.output
 
+    def _changes(self, cap: _Captured, ws, c, head: HeadParams) -> tuple[bool, bool, bool]:
+        """Which stages must re-run (latent, head, camera), each implying the later ones, compared with the last
+        inputs as given: the same ws object, unmodified, needs no comparison; CPU inputs compare on the host."""
+        seen, cap.seen = cap.seen, (ws, ws._version, c.clone(), head.detach().clone())
+        if cap.fresh or not self.enabled or seen is None:
+            return True, True, True
+        same_ws = (seen[0] is ws and seen[1] == ws._version) or torch.equal(seen[0], ws)
+        head_changed = not same_ws or not _same_head(seen[3], head)
+        return not same_ws, head_changed, head_changed or not _same(seen[2], c)
+
     def _capture(self, ws, c, head: HeadParams, options: RenderOptions) -> _Captured:
         runner = self.runner
-        static_ws, static_c = ws.detach().clone(), c.detach().clone()
-        static_head = head.detach().clone()
+        device = next(runner.G.parameters()).device
+        static_ws, static_c = ws.detach().to(device, copy=True), c.detach().to(device, copy=True)
+        static_head = head.detach().clone().to(device)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):  # warm-up: cuDNN algorithm choice, extension build, allocator pools
@@ -101,3 +124,11 @@ class GraphedGenerator:
         with torch.cuda.graph(graphs["camera"]):
             output = runner.camera_stage(planes, static_ws, static_c, options)
         return _Captured(static_ws, static_c, static_head, graphs, output)
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.device == b.device and a.shape == b.shape and torch.equal(a, b)
+
+
+def _same_head(a: HeadParams, b: HeadParams) -> bool:
+    return all(_same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(HeadParams))
