@@ -20,7 +20,7 @@ if [ "$what" = tests ] || [ "$what" = all ]; then
   python3 -m pytest -q -m gpu tests "$@" 2>&1 | tee "$OUT/gpu_tests.log"; status=${PIPESTATUS[0]}
 fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
-  for b in raster generator; do
+  for b in raster generator frames; do
     python3 -m next3d bench "$b" --device cuda 2>&1 | tee "$OUT/bench_$b.txt"
   done
 fi

@@ -59,3 +59,22 @@ def generator(device: str, preset: str, modes: str, repeat: int) -> None:
         InferenceMode.named(name)  # validates
     dev = resolve_device(device)
     click.echo(format_table(preset, dev, bench_generator(dev, preset, names, repeat=repeat)))
+
+
+@bench.command("frames")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--ckpt", default="builtin:paper-random", show_default=True,
+              help="Generator: a checkpoint, a run directory or builtin:tiny-random|small-random|paper-random.")
+@click.option("--precisions", default="fp32,fast", show_default=True, help="Comma-separated: fp32, fast, fastest.")
+@click.option("--repeat", default=50, show_default=True, type=click.IntRange(1))
+def frames(device: str, ckpt: str, precisions: str, repeat: int) -> None:
+    """The visualizer's render worker end to end (args in, picture on the host out), per kind of update."""
+    from next3d.capture.frame_bench import bench_frames, format_table
+    from next3d.capture.render_args import PRECISIONS
+
+    names = [p.strip() for p in precisions.split(",") if p.strip()]
+    unknown = [p for p in names if p not in PRECISIONS]
+    if unknown or not names:
+        raise BadInputError(f"--precisions {precisions!r}: expected some of {', '.join(PRECISIONS)}")
+    rows = [bench_frames(ckpt, device, name, repeat=repeat) for name in names]
+    click.echo(format_table(ckpt, device, rows))
