@@ -45,6 +45,8 @@ class Case:
 CASES = [
     Case("bad argument", "bench raster --batch x"),
     Case("bad argument", "bench generator --preset tiny --modes bogus"),
+    Case("bad argument", "bench frames --device cpu --precisions fp64"),
+    Case("missing checkpoint", "bench frames --device cpu --ckpt {in}/missing.safetensors --repeat 1"),
     Case("corrupt file", "dataset info {in}/random.bin"),
     Case("missing file", "dataset check {in}/missing"),
     Case("NaN camera label", "dataset pack --images {in}/images --cameras {in}/nan_cameras.json --out {out}/packed"),
