@@ -44,7 +44,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # visualizer opens on a randomly initialised tiny model and says so on screen.
 DEFAULT_CHECKPOINT = REPO_ROOT / "assets" / "models" / "next3d_default.safetensors"
 DEFAULT_PRIOR = REPO_ROOT / "assets" / "models" / "next3d_default_prior.safetensors"  # trained on its W+ latents
-BUILTIN_PRESETS = {BUILTIN_TINY: "tiny", BUILTIN_PREFIX + "small-random": "small", BUILTIN_PREFIX + "paper-random": "paper"}
+BUILTIN_PRESETS = {BUILTIN_TINY: "tiny", BUILTIN_PREFIX + "small-random": "small",
+                   BUILTIN_PREFIX + "paper-random": "paper"}  # random weights: for benchmarks and tests
 MIN_OVERLAY_SIZE = 256  # small renders (raw, depth) are enlarged before drawing overlays on them
 _UNNAMED_EXPRESSION = re.compile(r"^(expr|exp|expression|e|pca)?[_ -]?\d+$", re.IGNORECASE)
 

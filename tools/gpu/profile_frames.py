@@ -30,8 +30,9 @@ def main(checkpoint: str = "builtin:paper-random", precision: str = "fast", fram
         for i in range(count):
             result = renderer.render(base.with_(yaw=0.2 * (i % 2)))
         wall = (time.perf_counter() - start) * 1e3 / count
-    print(f"{checkpoint} {precision}: {wall:.2f} ms per camera frame (profiled); last: mapping {result.mapping_ms:.2f}, "
-          f"synthesis {result.synthesis_ms:.2f}, picture {result.display_ms:.2f}, total {result.total_ms:.2f} ms")
+    print(f"{checkpoint} {precision}: {wall:.2f} ms per camera frame (profiled); "
+          f"last: mapping {result.mapping_ms:.2f}, synthesis {result.synthesis_ms:.2f}, "
+          f"picture {result.display_ms:.2f}, total {result.total_ms:.2f} ms")
     print(prof.key_averages().table(sort_by="cpu_time_total", row_limit=25, max_name_column_width=60))
 
 

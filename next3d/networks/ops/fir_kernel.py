@@ -1,7 +1,8 @@
 """A Triton kernel for `upfirdn2d` on CUDA at inference (no autograd): one pass that reads each output's taps
 straight from the input (zero insertion, padding and decimation are index arithmetic), accumulates in fp32 and
 writes the output once. PyTorch's reference path materializes the zero-inserted, padded image and runs its
-generic depthwise convolution (0.4 ms per call on 128 x 516^2 fp16 on an H100; see docs/performance.md).
+generic depthwise convolution: on an H100 the paper camera stage's FIR work drops from 0.84 ms (reference) to
+0.25 ms (docs/performance.md).
 
 Registered as the custom op `next3d::upfirdn2d` so CUDA graphs capture it and torch.compile keeps it whole.
 Agreement with the reference: tests/test_fir_kernel_gpu.py.
@@ -28,8 +29,9 @@ def available() -> bool:
 
 def supports(x: torch.Tensor, f: torch.Tensor) -> bool:
     """The cases the kernel covers: a CUDA float tensor (B, C, H, W) not recording autograd, a 2-D filter."""
-    return (triton is not None and x.is_cuda and x.ndim == 4 and x.dtype in (torch.float32, torch.float16, torch.bfloat16)
-            and f.ndim == 2 and f.numel() <= MAX_TAPS and not (x.requires_grad and torch.is_grad_enabled()))
+    return (triton is not None and x.is_cuda and x.ndim == 4
+            and x.dtype in (torch.float32, torch.float16, torch.bfloat16) and f.ndim == 2 and f.numel() <= MAX_TAPS
+            and not (x.requires_grad and torch.is_grad_enabled()))
 
 
 def output_size(size: int, up: int, down: int, pad0: int, pad1: int, taps: int) -> int:
