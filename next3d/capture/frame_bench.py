@@ -34,7 +34,7 @@ class FrameTimes:
 def bench_frames(checkpoint: str, device: str, precision: str, repeat: int = 50, warmup: int = 5) -> FrameTimes:
     """Median and 95th-percentile wall ms per update kind through `Renderer.render` (raises on a render error)."""
     renderer = Renderer(device=device)
-    base = RenderArgs(checkpoint=checkpoint, precision=precision)
+    base = RenderArgs(checkpoint=checkpoint, precision=precision, device=device)
     median, p95, ran = {}, {}, {}
     resolution = 0
     for name, change in UPDATES.items():
@@ -58,6 +58,6 @@ def format_table(checkpoint: str, device: str, rows: list[FrameTimes]) -> str:
              f"{'precision':10s} " + " ".join(f"{name:>16s}" for name in UPDATES) + "  stages re-run"]
     for row in rows:
         cells = " ".join(f"{row.median_ms[n]:8.2f} / {row.p95_ms[n]:5.2f}" for n in UPDATES)
-        stages = "; ".join(f"{'+'.join(row.stages_ran[n])}" for n in UPDATES)
+        stages = "; ".join("+".join(row.stages_ran[n]) for n in UPDATES)
         lines.append(f"{row.precision:10s} {cells}  {stages} ({row.resolution}^2)")
     return "\n".join(lines)

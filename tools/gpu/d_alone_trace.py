@@ -21,6 +21,7 @@ from next3d.networks.presets import preset_config
 from next3d.train import LossConfig, RunOptions, TrainConfig, distributed
 from next3d.train import loop as train_loop
 from next3d.train.data import to_device
+from next3d.train.phases import head_state
 
 
 def run_variant(variant: str, data: str, generator: str, steps: int, device: str, out: str, then_g: int = 0,
@@ -55,7 +56,6 @@ def run_variant(variant: str, data: str, generator: str, steps: int, device: str
         fixed_fake = p.fake_conditions(fixed_real)
         with torch.no_grad():
             ws = T.nets.G.mapping(fixed_fake.z, fixed_fake.c)
-            from next3d.train.phases import head_state
             fake_out = T.nets.G.synthesis(ws, fixed_fake.c, head_state(T.nets.G, fixed_fake.head, batch, ctx.device),
                                           p.options)
             real_image, real_raw = p.real_inputs(fixed_real, 0.0)
