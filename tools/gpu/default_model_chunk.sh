@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # One chunk (<= 10 minutes) of the shipped default generator's training, on a CUDA machine, from the repo root.
-# The first chunk fine-tunes assets/models/next3d_default.safetensors (fresh D); later chunks resume the run.
-# Usage: [RUN=name] tools/gpu/default_model_chunk.sh MINUTES [extra train options for the first chunk]
+# The first chunk fine-tunes assets/models/next3d_default.safetensors (fresh D), or with INIT=none starts from
+# scratch; later chunks resume the run.
+# Usage: [RUN=name] [INIT=generator|none] tools/gpu/default_model_chunk.sh MINUTES [extra train options, first chunk]
 # Writes the exported fp16 model, log and newest grid to $OUT.
 set -euo pipefail
 minutes="${1:-8}"; shift || true
 OUT="${OUT:-out/chunk}"; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 data=out/synth128 runs=out/runs run="${RUN:-default-small-ft}"
+init="${INIT:-assets/models/next3d_default.safetensors}"
+init_option=(--init-generator "$init"); [ "$init" = none ] && init_option=()
 if [ ! -f "$data/dataset.json" ]; then  # the model card's dataset (seed 0)
   python3 -m next3d dataset synth --out "$data" --n 20000 --res 128 --device cuda --batch 64 --seed 0
 fi
@@ -16,7 +19,7 @@ if compgen -G "$runs/$run/snapshot-*.safetensors" >/dev/null; then
       --workers 8 --device cuda --no-progress
 else
   python3 -m next3d train --data "$data" --out "$runs" --run-name "$run" --preset small \
-      --init-generator assets/models/next3d_default.safetensors --blur-fade-kimg 20 --batch 32 --kimg 100000 \
+      "${init_option[@]}" --blur-fade-kimg 20 --batch 32 --kimg 100000 \
       --snap-kimg 1000 --tick-kimg 4 --mirror --workers 8 --keep-snapshots 1 --max-minutes "$minutes" \
       --device cuda --no-progress "$@"
 fi
