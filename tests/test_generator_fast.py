@@ -1,10 +1,12 @@
 """The CUDA-graph fast path equals the eager generator, for every kind of update (GPU only)."""
 
+import dataclasses
+
 import pytest
 import torch
 
 from next3d.head import HeadParams, load_default_head
-from next3d.networks.cuda_graphs import GraphedGenerator
+from next3d.networks.cuda_graphs import GraphedGenerator, pack_inputs, unpack_inputs
 from next3d.networks.generator import Next3DGenerator, RenderOptions
 from next3d.networks.inference import InferenceGenerator, make_renderer
 from next3d.networks.presets import preset_config
@@ -77,3 +79,18 @@ def test_cpu_fast_mode_falls_back_to_cached_eager_stages():
 def test_official_layout_is_not_graphed_because_its_head_stage_syncs():
     G = Next3DGenerator(preset_config("tiny", official_plane_layout=True), load_default_head()).cuda()
     assert isinstance(make_renderer(G, "fast"), StagedGenerator)
+
+
+def test_packed_graph_inputs_round_trip_camera_and_head():
+    """The graphs read camera and head from views into one flat buffer: packing and unpacking must not mix fields."""
+    head = load_default_head()
+    params = HeadParams.neutral(head, 2)
+    for k, name in enumerate(f.name for f in dataclasses.fields(HeadParams)):
+        setattr(params, name, torch.randn_like(getattr(params, name)) + k)
+    c = camera.make_label(camera.orbit_pose(torch.tensor([0.1, -0.4]), torch.tensor([0.0, 0.2])))
+    flat = pack_inputs(c, params)
+    assert flat.ndim == 1 and flat.dtype == torch.float32
+    c2, params2 = unpack_inputs(flat, c, params)
+    assert torch.equal(c2, c) and c2.data_ptr() == flat.data_ptr()  # views, not copies
+    for f in dataclasses.fields(HeadParams):
+        assert torch.equal(getattr(params2, f.name), getattr(params, f.name)), f.name

@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -84,3 +86,17 @@ def test_label_helpers_keep_tensors_on_the_gpu():
     pose, k = camera.split_label(label)
     assert pose.is_cuda and k.is_cuda
     assert camera.mirror_label(label).is_cuda
+
+
+def test_orbit_label_agrees_with_the_batched_torch_path():
+    """The render worker's per-frame label (plain floats) equals make_label(orbit_pose, intrinsics) in float32."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        yaw, pitch, roll = rng.uniform(-3.0, 3.0), rng.uniform(-1.5, 1.5), rng.uniform(-3.0, 3.0)
+        radius, fov = rng.uniform(0.5, 10.0), rng.uniform(5.0, 60.0)
+        pivot = tuple(rng.uniform(-0.5, 0.5, 3))
+        fast = camera.orbit_label(yaw, pitch, radius, roll, fov, pivot)
+        reference = camera.make_label(camera.orbit_pose(yaw, pitch, radius, pivot, roll),
+                                      camera.intrinsics(camera.fov_to_focal(fov), batch=1))[0].numpy()
+        assert fast.dtype == np.float32 and fast.shape == (25,)
+        np.testing.assert_allclose(fast, reference, rtol=0, atol=2e-5 * max(1.0, radius))

@@ -8,10 +8,10 @@ import pytest
 
 from next3d.capture.render_args import RenderArgs
 from next3d.capture.sequence import load_head_sequence, save_head_sequence
-from next3d.capture.state import camera_label, load_state, orbit_from_label, save_state
+from next3d.capture.state import load_state, orbit_from_label, save_state
 from next3d.capture.video import CaptureCancelled, Mp4Writer, read_mp4, write_mp4
 from next3d.errors import BadInputError, UnsafeFileError
-from next3d.render.camera import validate_label
+from next3d.render.camera import orbit_label, validate_label
 
 
 def _frames(n, h=31, w=45):
@@ -102,7 +102,7 @@ def test_state_camera_is_a_valid_25d_eg3d_label(tmp_path):
 
 
 def test_label_inversion_refuses_cameras_not_looking_at_the_pivot():
-    label = camera_label(0.3, 0.1, 2.7, 0.0, 18.837)
+    label = orbit_label(0.3, 0.1, 2.7, 0.0, 18.837)
     assert orbit_from_label(label)["yaw"] == pytest.approx(0.3, abs=1e-5)
     with pytest.raises(BadInputError, match="away from the pivot"):
         orbit_from_label(label, pivot=(0.5, 0.0, 0.2))

@@ -1,6 +1,7 @@
 """Pictures made from generator tensors: each render type must be viewable and show what it claims."""
 
 import numpy as np
+import pytest
 import torch
 
 from next3d.capture import images
@@ -58,3 +59,13 @@ def test_png_writes_are_atomic_and_numbered(tmp_path):
     assert np.array_equal(iio.imread(first), image)
     assert encode_png(image)[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == [first.name]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_pictures_reach_the_host_unchanged_through_page_locked_memory():
+    image = torch.rand(3, 512, 512, device="cuda") * 2.2 - 1.1  # beyond [-1, 1] too: clamped
+    fast = images.signed_to_uint8(image)
+    reference = images.signed_to_uint8(image.cpu())
+    assert fast.shape == (512, 512, 3) and fast.dtype == np.uint8 and fast.flags.c_contiguous
+    assert np.array_equal(fast, reference)

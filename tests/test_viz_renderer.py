@@ -35,6 +35,26 @@ def test_only_the_stages_whose_inputs_changed_run_again(renderer):
     assert _image(renderer, latent_x=3.0, yaw=0.3, jaw=(0.3, 0.0, 0.0)).stages_ran == ("latent", "head", "camera")
 
 
+def test_an_unchanged_latent_is_the_same_tensor_so_graph_replays_need_no_comparison(renderer):
+    _image(renderer, latent_x=5.0)
+    first = renderer.last_ws
+    _image(renderer, latent_x=5.0, yaw=0.4, jaw=(0.2, 0.0, 0.0))  # camera and head do not change the latent
+    assert renderer.last_ws is first
+    _image(renderer, latent_x=6.0)
+    assert renderer.last_ws is not first and not torch.equal(renderer.last_ws, first)
+
+
+def test_switching_models_never_reuses_the_other_models_latent(tmp_path):
+    renderer = Renderer(device="cpu")
+    _save_tiny(tmp_path / "a.safetensors", 1)
+    _save_tiny(tmp_path / "b.safetensors", 2)
+    latents = []
+    for name in ("a", "b", "a"):
+        _image(renderer, checkpoint=str(tmp_path / f"{name}.safetensors"), latent_x=3.0)
+        latents.append(renderer.last_ws.clone())
+    assert not torch.allclose(latents[0], latents[1]) and torch.equal(latents[0], latents[2])
+
+
 def test_cached_and_uncached_frames_are_identical(renderer):
     _image(renderer, latent_x=4.0)
     cached = _image(renderer, latent_x=4.0, pitch=0.2)

@@ -17,7 +17,18 @@ BACKGROUND = np.array([24, 24, 28], dtype=np.uint8)
 def signed_to_uint8(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) in [-1, 1] -> (H, W, 3) uint8."""
     image = image.detach().float().clamp(-1, 1)
-    return ((image + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return to_host(((image + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).contiguous())
+
+
+def to_host(tensor: torch.Tensor) -> np.ndarray:
+    """A tensor's values as a numpy array; from a GPU through page-locked memory (a direct DMA copy, several times
+    faster than from pageable memory for a frame-sized picture). The array owns its page-locked buffer."""
+    if tensor.device.type != "cuda":
+        return tensor.cpu().numpy()
+    host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
+    host.copy_(tensor, non_blocking=True)
+    torch.cuda.current_stream(tensor.device).synchronize()
+    return host.numpy()
 
 
 def gray_to_uint8(values: torch.Tensor) -> np.ndarray:

@@ -29,13 +29,7 @@ from next3d.capture.render_args import (
     RenderResult,
 )
 from next3d.errors import BadInputError, Next3DError
-from next3d.render.camera import (
-    fov_to_focal,
-    intrinsics,
-    make_label,
-    orbit_pose,
-    project,
-)
+from next3d.render.camera import orbit_label, project
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +174,9 @@ class Renderer:
         self._staged = None          # StagedGenerator of the current model
         self._graphed = None         # its GraphedGenerator, for CUDA-graph modes on a GPU
         self._staged_for = None
-        self._ws_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self._ws_cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()  # per seed, of `_ws_model`
+        self._ws_model = None
+        self._last_ws: tuple[tuple, torch.Tensor] | None = None  # (what it depends on, ws) of the last frame
         self._logged_errors: set[str] = set()
         self._posed = None   # (key, world vertices, world landmarks) of the last overlay
         self._edges = None   # (head, edges, edge faces) of the last overlay
@@ -268,8 +264,6 @@ class Renderer:
 
         model, mode_name = self._staged_for or (None, None)
         if model is not G or mode_name != precision:  # identity, not id(): a freed model's id can be reused
-            if model is not G:
-                self._ws_cache.clear()
             mode = InferenceMode.named(precision)
             on_cuda = next(G.parameters()).device.type == "cuda"
             if on_cuda:
@@ -284,17 +278,27 @@ class Renderer:
         return self._staged
 
     def _ws(self, G, facts: ModelFacts, args: RenderArgs, device) -> torch.Tensor:
-        """(1, num_ws, w_dim): the seed walk (or a latent file), truncated, with style mixing applied."""
-        if args.cond_yaw is None:
-            cond = (args.yaw, args.pitch)
-        else:
-            cond = (args.cond_yaw, args.cond_pitch)
+        """(1, num_ws, w_dim): the seed walk (or a latent file), truncated, with style mixing applied.
+
+        An unchanged latent returns the same tensor object as the frame before: the CUDA-graph renderer then
+        knows it unchanged without comparing (or synchronizing). Callers must not modify it in place."""
+        if self._ws_model is not G:  # cached codes belong to one model
+            self._ws_cache.clear()
+            self._last_ws, self._ws_model = None, G
+        cond = (args.yaw, args.pitch) if args.cond_yaw is None else (args.cond_yaw, args.cond_pitch)
+        source = (self._latent_arrays(Path(args.latent_file).expanduser())[0] if args.latent_file
+                  else (args.latent_x, args.latent_y))
+        key = (source, str(device), args.psi, args.cutoff, cond, args.radius, args.fov_deg, tuple(args.pivot),
+               args.mix_seed, args.mix_start, args.mix_stop)
+        if self._last_ws is not None and self._last_ws[0] == key:
+            return self._last_ws[1]
         c_cond = _label(cond[0], cond[1], args.radius, 0.0, args.fov_deg, args.pivot, device)
         if args.latent_file:
             ws = self._ws_from_file(G, args, c_cond, device)
         else:
-            ws = sum(weight * self._ws_of_seed(G, seed, args, cond, c_cond)
-                     for seed, weight in walk_seeds(args.latent_x, args.latent_y))
+            parts = [(weight, self._ws_of_seed(G, seed, args, cond, c_cond))
+                     for seed, weight in walk_seeds(args.latent_x, args.latent_y)]
+            ws = sum(weight * part for weight, part in parts)
         if args.mix_seed is not None and args.mix_stop > args.mix_start:
             if args.mix_stop > facts.num_ws:
                 raise BadInputError(f"style mixing rows {args.mix_start}..{args.mix_stop}: the model has "
@@ -302,6 +306,7 @@ class Renderer:
             mix = self._ws_of_seed(G, args.mix_seed, args, cond, c_cond)
             ws = ws.clone()
             ws[:, args.mix_start:args.mix_stop] = mix[:, args.mix_start:args.mix_stop]
+        self._last_ws = (key, ws)
         return ws
 
     def _ws_of_seed(self, G, seed: int, args: RenderArgs, cond, c_cond) -> torch.Tensor:
@@ -317,7 +322,7 @@ class Renderer:
 
     def _ws_from_file(self, G, args: RenderArgs, c_cond, device) -> torch.Tensor:
         path = Path(args.latent_file).expanduser()
-        arrays = self._latent_arrays(path)
+        arrays = self._latent_arrays(path)[1]
         if "w" in arrays:
             w = torch.from_numpy(np.asarray(arrays["w"], np.float32)).to(device)
             w = w.reshape(-1, *w.shape[-2:])[:1] if w.ndim >= 2 else w
@@ -333,8 +338,8 @@ class Renderer:
                 return G.mapping(z, c_cond, truncation_psi=args.psi, truncation_cutoff=args.cutoff)
         raise BadInputError(f"{path}: no 'w' or 'z' array in it (has: {', '.join(arrays) or 'nothing'})")
 
-    def _latent_arrays(self, path: Path) -> dict[str, np.ndarray]:
-        """The arrays of a latent file, read again only when the file changed (size or modification time)."""
+    def _latent_arrays(self, path: Path) -> tuple[tuple, dict[str, np.ndarray]]:
+        """(file identity, arrays) of a latent file, read again only when the file changed (size or mtime)."""
         try:
             stat = path.stat()
             identity = (str(path), stat.st_mtime_ns, stat.st_size)
@@ -343,7 +348,7 @@ class Renderer:
                     self._file_arrays = (identity, {k: data[k] for k in data.files})
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise BadInputError(f"{path}: cannot read the latent file ({exc})") from None
-        return self._file_arrays[1]
+        return self._file_arrays
 
     def _options(self, G, args: RenderArgs):
         """RenderOptions for the camera stage; sample counts are the config's times the multipliers."""
@@ -432,14 +437,16 @@ def head_params_for(G, args: RenderArgs, device):
 
     head = G.head
     sizes = {"shape": head.num_shape, "expression": head.num_expression}
-    values = {}
+    values, names, counts = [], [], []
     for name, tup in args.head_values().items():
         size = sizes.get(name, len(tup))
         if len(tup) > size:
             raise BadInputError(f"head {name}: {len(tup)} values given, head model '{head.name}' has {size}")
-        padded = list(tup) + [0.0] * (size - len(tup))
-        values[name] = torch.tensor([padded], dtype=torch.float32, device=device)
-    return HeadParams(**values)
+        values += list(tup) + [0.0] * (size - len(tup))
+        names.append(name)
+        counts.append(size)
+    flat = torch.tensor(values, dtype=torch.float32, device=device)  # one tensor, viewed per field
+    return HeadParams(**{name: piece[None] for name, piece in zip(names, flat.split(counts))})
 
 
 def _to_device(c: torch.Tensor, head_params, device):
@@ -456,8 +463,7 @@ def _to_device(c: torch.Tensor, head_params, device):
 
 
 def _label(yaw, pitch, radius, roll, fov_deg, pivot, device) -> torch.Tensor:
-    pose = orbit_pose(yaw, pitch, radius, tuple(pivot), roll)
-    return make_label(pose, intrinsics(fov_to_focal(fov_deg), batch=1)).to(device)
+    return torch.from_numpy(orbit_label(yaw, pitch, radius, roll, fov_deg, tuple(pivot)))[None].to(device)
 
 
 def _picture(out, render_type: str) -> np.ndarray:

@@ -21,11 +21,8 @@ from next3d.errors import BadInputError, UnsafeFileError
 from next3d.render.camera import (
     DEFAULT_PIVOT,
     focal_to_fov,
-    fov_to_focal,
-    intrinsics,
     look_at,
-    make_label,
-    orbit_pose,
+    orbit_label,
     split_label,
 )
 from next3d.utils.atomic import atomic_write_bytes, atomic_write_text
@@ -36,15 +33,8 @@ STATE_SUFFIXES = (".json", ".npz")
 _LATENT_KEYS = ("latent_x", "latent_y", "latent_file", "psi", "cutoff", "mix_seed", "mix_start", "mix_stop")
 
 
-def camera_label(yaw: float, pitch: float, radius: float, roll: float, fov_deg: float,
-                 pivot=DEFAULT_PIVOT) -> np.ndarray:
-    """The 25-d EG3D label (float32) of an orbit camera."""
-    pose = orbit_pose(yaw, pitch, radius, tuple(pivot), roll)
-    return make_label(pose, intrinsics(fov_to_focal(fov_deg), batch=1))[0].numpy()
-
-
 def orbit_from_label(label, pivot=DEFAULT_PIVOT, where: str = "camera label") -> dict[str, float]:
-    """Invert `camera_label`: yaw, pitch, radius, roll (radians) and fov (degrees) of a label looking at `pivot`.
+    """Invert `orbit_label`: yaw, pitch, radius, roll (radians) and fov (degrees) of a label looking at `pivot`.
 
     Raises BadInputError when the camera does not look at `pivot` (it cannot be shown as an orbit camera).
     """
@@ -69,14 +59,14 @@ def orbit_from_label(label, pivot=DEFAULT_PIVOT, where: str = "camera label") ->
 
 def state_document(args: RenderArgs) -> dict:
     """The JSON document describing `args`' latent, camera and head state."""
-    cond = None if args.cond_yaw is None else camera_label(args.cond_yaw, args.cond_pitch, args.radius, 0.0,
+    cond = None if args.cond_yaw is None else orbit_label(args.cond_yaw, args.cond_pitch, args.radius, 0.0,
                                                            args.fov_deg, args.pivot)
     return {
         "format": STATE_FORMAT,
         "kind": STATE_KIND,
         "checkpoint": args.checkpoint,
         "latent": {**{k: getattr(args, k) for k in _LATENT_KEYS}, "seed": seed_at(args.latent_x, args.latent_y)},
-        "camera": {"label": [float(v) for v in camera_label(args.yaw, args.pitch, args.radius, args.roll,
+        "camera": {"label": [float(v) for v in orbit_label(args.yaw, args.pitch, args.radius, args.roll,
                                                              args.fov_deg, args.pivot)],
                    "pivot": list(args.pivot)},
         "conditioning": {"label": None if cond is None else [float(v) for v in cond]},

@@ -29,12 +29,13 @@ class _Captured:
     """The graphs and buffers of one (batch, options) configuration."""
 
     ws: torch.Tensor
-    camera: torch.Tensor
+    inputs: torch.Tensor  # camera labels then head fields, flattened: filled by one host-to-device copy
+    camera: torch.Tensor  # views into `inputs`, read by the graphs
     head: HeadParams
     graphs: dict[str, torch.cuda.CUDAGraph]
     output: object
     fresh: bool = True
-    seen: tuple | None = None  # the last inputs as given: (ws, ws._version, camera clone, head clone)
+    seen: tuple | None = None  # the last inputs as given: (ws, ws._version, packed camera + head)
 
 
 MAX_CAPTURES = 4  # configurations kept (each holds its graphs' memory); the least recently used goes first
@@ -76,39 +77,41 @@ class GraphedGenerator:
             cap = self._capture(ws, c, head, options)
         self._captured[key] = cap  # now the most recently used
         ran = []
-        ws_changed, head_changed, camera_changed = self._changes(cap, ws, c, head)
+        packed = pack_inputs(c, head)
+        ws_changed, head_changed, camera_changed = self._changes(cap, ws, packed, c[0].numel() * c.shape[0])
         cap.fresh = False
         if ws_changed:
             cap.ws.copy_(ws, non_blocking=True)
             cap.graphs["latent"].replay()
             ran.append("latent")
+        if head_changed or camera_changed:
+            cap.inputs.copy_(packed, non_blocking=True)
         if head_changed:
-            for f in dataclasses.fields(HeadParams):
-                getattr(cap.head, f.name).copy_(getattr(head, f.name), non_blocking=True)
             cap.graphs["head"].replay()
             ran.append("head")
         if camera_changed:
-            cap.camera.copy_(c, non_blocking=True)
             cap.graphs["camera"].replay()
             ran.append("camera")
         self.stats = StageStats(tuple(ran), {})
         return cap.output
 
-    def _changes(self, cap: _Captured, ws, c, head: HeadParams) -> tuple[bool, bool, bool]:
+    def _changes(self, cap: _Captured, ws, packed: torch.Tensor, camera_numel: int) -> tuple[bool, bool, bool]:
         """Which stages must re-run (latent, head, camera), each implying the later ones, compared with the last
         inputs as given: the same ws object, unmodified, needs no comparison; CPU inputs compare on the host."""
-        seen, cap.seen = cap.seen, (ws, ws._version, c.clone(), head.detach().clone())
-        if cap.fresh or not self.enabled or seen is None:
+        seen, cap.seen = cap.seen, (ws, ws._version, packed)
+        if cap.fresh or not self.enabled or seen is None or seen[2].device != packed.device:
             return True, True, True
         same_ws = (seen[0] is ws and seen[1] == ws._version) or torch.equal(seen[0], ws)
-        head_changed = not same_ws or not _same_head(seen[3], head)
-        return not same_ws, head_changed, head_changed or not _same(seen[2], c)
+        head_changed = not same_ws or not torch.equal(seen[2][camera_numel:], packed[camera_numel:])
+        return not same_ws, head_changed, head_changed or not torch.equal(seen[2][:camera_numel],
+                                                                          packed[:camera_numel])
 
     def _capture(self, ws, c, head: HeadParams, options: RenderOptions) -> _Captured:
         runner = self.runner
         device = next(runner.G.parameters()).device
-        static_ws, static_c = ws.detach().to(device, copy=True), c.detach().to(device, copy=True)
-        static_head = head.detach().clone().to(device)
+        static_ws = ws.detach().to(device, copy=True)
+        inputs = pack_inputs(c, head).to(device, copy=True)
+        static_c, static_head = unpack_inputs(inputs, c, head)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):  # warm-up: cuDNN algorithm choice, extension build, allocator pools
@@ -123,12 +126,19 @@ class GraphedGenerator:
             planes = runner.head_stage(latent, static_ws, static_head, options)
         with torch.cuda.graph(graphs["camera"]):
             output = runner.camera_stage(planes, static_ws, static_c, options)
-        return _Captured(static_ws, static_c, static_head, graphs, output)
+        return _Captured(static_ws, inputs, static_c, static_head, graphs, output)
 
 
-def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.device == b.device and a.shape == b.shape and torch.equal(a, b)
+def pack_inputs(c: torch.Tensor, head: HeadParams) -> torch.Tensor:
+    """The camera labels (B, 25) and head fields as one flat float32 tensor on c's device (compared and copied
+    to the GPU in one operation each, not eight)."""
+    parts = [c] + [getattr(head, f.name) for f in dataclasses.fields(HeadParams)]
+    return torch.cat([p.detach().reshape(-1).float() for p in parts])
 
 
-def _same_head(a: HeadParams, b: HeadParams) -> bool:
-    return all(_same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(HeadParams))
+def unpack_inputs(flat: torch.Tensor, c: torch.Tensor, head: HeadParams) -> tuple[torch.Tensor, HeadParams]:
+    """Views into `flat` shaped like `c` and `head` (the inverse of `pack_inputs`)."""
+    names = [f.name for f in dataclasses.fields(HeadParams)]
+    parts = [c] + [getattr(head, name) for name in names]
+    views = [piece.view(p.shape) for piece, p in zip(flat.split([p.numel() for p in parts]), parts)]
+    return views[0], HeadParams(**dict(zip(names, views[1:])))
