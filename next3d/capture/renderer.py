@@ -12,7 +12,7 @@ import threading
 import time
 import zipfile
 from collections import OrderedDict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -451,15 +451,11 @@ def head_params_for(G, args: RenderArgs, device):
 
 def _to_device(c: torch.Tensor, head_params, device):
     """The camera label and head state on `device` in one host-to-device copy (one transfer, not eight)."""
-    from next3d.head import HeadParams
+    from next3d.networks.cuda_graphs import pack_inputs, unpack_inputs
 
     if c.device == torch.device(device):
         return c, head_params
-    names = [f.name for f in fields(HeadParams)]
-    parts = [c] + [getattr(head_params, name) for name in names]
-    flat = torch.cat([p.reshape(-1) for p in parts]).to(device)
-    moved = [piece.reshape(p.shape) for piece, p in zip(flat.split([p.numel() for p in parts]), parts)]
-    return moved[0], HeadParams(**dict(zip(names, moved[1:])))
+    return unpack_inputs(pack_inputs(c, head_params).to(device), c, head_params)
 
 
 def _label(yaw, pitch, radius, roll, fov_deg, pivot, device) -> torch.Tensor:

@@ -60,14 +60,14 @@ def orbit_from_label(label, pivot=DEFAULT_PIVOT, where: str = "camera label") ->
 def state_document(args: RenderArgs) -> dict:
     """The JSON document describing `args`' latent, camera and head state."""
     cond = None if args.cond_yaw is None else orbit_label(args.cond_yaw, args.cond_pitch, args.radius, 0.0,
-                                                           args.fov_deg, args.pivot)
+                                                          args.fov_deg, args.pivot)
     return {
         "format": STATE_FORMAT,
         "kind": STATE_KIND,
         "checkpoint": args.checkpoint,
         "latent": {**{k: getattr(args, k) for k in _LATENT_KEYS}, "seed": seed_at(args.latent_x, args.latent_y)},
         "camera": {"label": [float(v) for v in orbit_label(args.yaw, args.pitch, args.radius, args.roll,
-                                                             args.fov_deg, args.pivot)],
+                                                            args.fov_deg, args.pivot)],
                    "pivot": list(args.pivot)},
         "conditioning": {"label": None if cond is None else [float(v) for v in cond]},
         "head": {name: list(values) for name, values in args.head_values().items()},

@@ -78,7 +78,7 @@ class GraphedGenerator:
         self._captured[key] = cap  # now the most recently used
         ran = []
         packed = pack_inputs(c, head)
-        ws_changed, head_changed, camera_changed = self._changes(cap, ws, packed, c[0].numel() * c.shape[0])
+        ws_changed, head_changed, camera_changed = self._changes(cap, ws, packed, c.numel())
         cap.fresh = False
         if ws_changed:
             cap.ws.copy_(ws, non_blocking=True)

@@ -1,11 +1,10 @@
 """The visualizer's frame path end to end, down to the texture on the GPU: RenderArgs handed to the app's
 AsyncRenderer (worker thread or process), the picture back on the GUI side, uploaded with the app's Texture.
 
-Headless: an EGL pbuffer context stands in for the window (the upload is the same glTexSubImage2D). One request
-in flight at a time, the next sent when the last is on the texture, each alternating as in `bench frames` so
-every frame re-runs exactly the intended stages. Two numbers per update kind: the latency (one request in flight,
-request -> pixels in the texture) and the sustained interval between textures when, as in the app's frame loop,
-the next request goes out before the last picture is uploaded.
+Headless: an EGL pbuffer context stands in for the window (the upload is the same). Requests alternate as in
+`bench frames`, so every frame re-runs exactly the intended stages. Two numbers per update kind: the latency (one
+request in flight, request -> pixels in the texture) and the sustained interval between textures when, as in the
+app's frame loop, the next request goes out before the last picture is uploaded.
 
     python3 tools/gpu/display_bench.py [checkpoint] [precision] [frames] [device]
     (default: builtin:paper-random fastest 50 cuda)
