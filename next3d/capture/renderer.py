@@ -296,9 +296,8 @@ class Renderer:
         if args.latent_file:
             ws = self._ws_from_file(G, args, c_cond, device)
         else:
-            parts = [(weight, self._ws_of_seed(G, seed, args, cond, c_cond))
-                     for seed, weight in walk_seeds(args.latent_x, args.latent_y)]
-            ws = sum(weight * part for weight, part in parts)
+            ws = sum(weight * self._ws_of_seed(G, seed, args, cond, c_cond)
+                     for seed, weight in walk_seeds(args.latent_x, args.latent_y))
         if args.mix_seed is not None and args.mix_stop > args.mix_start:
             if args.mix_stop > facts.num_ws:
                 raise BadInputError(f"style mixing rows {args.mix_start}..{args.mix_stop}: the model has "

@@ -84,17 +84,20 @@ def _initialized_display():
     raise SystemExit("EGL: no display could be initialized (is an EGL driver installed?)")
 
 
+def _next_result(renderer: AsyncRenderer):
+    """Poll until the worker hands back a result (as the GUI's frame loop would, between its own drawing)."""
+    while (result := renderer.poll()) is None:
+        time.sleep(0.0001)  # the GUI thread would be drawing; keep the GIL free for a thread worker
+    return result
+
+
 def measure(renderer: AsyncRenderer, texture: Texture, base: RenderArgs, change, frames: int, warmup: int = 5):
     """Per frame: (request -> picture on the GUI side ms, upload ms, request -> texture ms, stages ran)."""
     rows = []
     for i in range(warmup + frames):
         start = time.perf_counter()
         renderer.submit(base.with_(**change(i)), force=True)  # also when equal to the last kind's last frame
-        result = None
-        while result is None:
-            result = renderer.poll()
-            if result is None:
-                time.sleep(0.0001)  # the GUI thread would be drawing; keep the GIL free for a thread worker
+        result = _next_result(renderer)
         received = time.perf_counter()
         if result.error:
             raise SystemExit(f"render error: {result.error}")
@@ -113,11 +116,7 @@ def sustained_ms(renderer: AsyncRenderer, texture: Texture, base: RenderArgs, ch
     renderer.submit(base.with_(**change(0)), force=True)
     landed = []
     for i in range(1, warmup + frames + 2):
-        result = None
-        while result is None:
-            result = renderer.poll()
-            if result is None:
-                time.sleep(0.0001)
+        result = _next_result(renderer)
         if result.error:
             raise SystemExit(f"render error: {result.error}")
         if i < warmup + frames + 1:
