@@ -33,6 +33,10 @@ PRESETS = ("tiny", "small", "paper")
 @click.option("--d-expression/--no-d-expression", default=None,
               help="Condition D on each image's expression and jaw as well as its camera, so G must render the "
                    "expression it is given (needs a dataset with head parameters)  [default: no]")
+@click.option("--d-mouth-mask/--no-d-mouth-mask", default=None,
+              help="Give D, as an extra input channel, where each image's mouth is open (its inner lip contour "
+                   "projected and filled), so G must open the mouth where the jaw opens it (needs head "
+                   "parameters or vertices per image)  [default: no]")
 @click.option("--d-warmup-kimg", type=float, default=None,
               help="Train D alone for this many kimg before G's updates start (fine-tuning with a fresh D)  "
                    "[default: 0]")
@@ -60,7 +64,7 @@ PRESETS = ("tiny", "small", "paper")
 @click.option("--grid-views", type=int, default=5, show_default=True, help="Grid columns (yaw views).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (the JSONL log is still written).")
 def train(data, out, preset, generator_config, init_generator, batch, batch_gpu, kimg, snap_kimg, keep_snapshots,
-          tick_kimg, gamma, density_reg, blur_fade_kimg, d_warmup_kimg, d_expression, resume, run_name, gpus, device,
+          tick_kimg, gamma, density_reg, blur_fade_kimg, d_warmup_kimg, d_expression, d_mouth_mask, resume, run_name, gpus, device,
           seed, lr_g, lr_d, mirror, precision, head_name, workers, max_minutes, metrics_extractor, metrics_features,
           metrics_samples, grid_seeds, grid_views, no_progress) -> None:
     """Train a Next3D generator (EG3D losses: non-saturating, lazy dual R1, density regularization, pose
@@ -87,7 +91,7 @@ def train(data, out, preset, generator_config, init_generator, batch, batch_gpu,
                 "seed": seed, "lr_g": lr_g, "lr_d": lr_d, "xflip": mirror, "precision": precision, "head": head_name,
                 "generator": generator, "init_generator": init_generator, "loss.r1_gamma": gamma,
                 "loss.density_reg": density_reg, "loss.blur_fade_kimg": blur_fade_kimg,
-                "d_expression": d_expression, "d_warmup_kimg": d_warmup_kimg}
+                "d_expression": d_expression, "d_mouth_mask": d_mouth_mask, "d_warmup_kimg": d_warmup_kimg}
     overrides = {k: v for k, v in explicit.items() if v is not None}
     config = None
     if data is not None:
@@ -99,6 +103,7 @@ def train(data, out, preset, generator_config, init_generator, batch, batch_gpu,
                              lr_g=0.0025 if lr_g is None else lr_g, lr_d=0.002 if lr_d is None else lr_d,
                              xflip=bool(mirror), precision=precision or "auto", loss=loss,
                              init_generator=init_generator, d_expression=bool(d_expression),
+                             d_mouth_mask=bool(d_mouth_mask),
                              d_warmup_kimg=d_warmup_kimg or 0.0)
     elif resume is None:
         raise BadInputError("--data is required for a new run (or pass --resume to continue one)")

@@ -31,7 +31,9 @@ class DiscriminatorFeatures(nn.Module):
         size = self.D.img_resolution
         image = _resize(image, size)
         raw = _resize(_resize(image, max(size // 4, 8)), size)  # a stand-in for the raw rendering channel
-        x, img = None, torch.cat([image, raw], dim=1)
+        extra = self.D.img_channels - 6  # condition-image channels (a mouth mask): the same constant on both sides
+        cond = [image.new_full((image.shape[0], extra, size, size), -1.0)] if extra else []
+        x, img = None, torch.cat([image, raw, *cond], dim=1)
         out = []
         for r in self.resolutions:
             x, img = getattr(self.D, f"b{r}")(x, img, force_fp32=True)

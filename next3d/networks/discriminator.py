@@ -1,5 +1,6 @@
 """EG3D's dual discriminator: judges the final image concatenated with the upsampled raw rendering (6 channels),
-conditioned on the camera label through a projection."""
+conditioned on the camera label through a projection, and optionally on condition images (extra input
+channels, e.g. the mouth-opening mask of `train --d-mouth-mask`)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class DiscriminatorConfig:
     mbstd_num_channels: int = 1
     mapping_num_layers: int = 8
     raw_filter_mode: FilterMode = "antialiased"
+    cond_channels: int = 0  # condition-image channels concatenated after image and raw image (not official)
 
     def channels(self, resolution: int) -> int:
         """Feature channels at `resolution`."""
@@ -61,7 +63,8 @@ def filtered_resizing(image: torch.Tensor, size: int, f: torch.Tensor, filter_mo
 
 
 class DualDiscriminator(nn.Module):
-    """(image (B, 3, R, R), raw image (B, 3, r, r), camera label (B, c_dim)) -> logits (B, 1).
+    """(image (B, 3, R, R), raw image (B, 3, r, r), camera label (B, c_dim)[, condition image
+    (B, cond_channels, R, R)]) -> logits (B, 1).
 
     Sub-modules (official names): `b{R}` .. `b8` (DiscriminatorBlock), `mapping` (c -> cmap), `b4`
     (epilogue); buffer `resample_filter`.
@@ -72,7 +75,7 @@ class DualDiscriminator(nn.Module):
         self.config = config
         self.c_dim = config.c_dim
         self.img_resolution = config.img_resolution
-        self.img_channels = config.img_channels * 2
+        self.img_channels = config.img_channels * 2 + config.cond_channels
         self.disc_c_noise = config.disc_c_noise
         log2 = config.img_resolution.bit_length() - 1
         self.block_resolutions = [2**i for i in range(log2, 2, -1)]
@@ -102,10 +105,16 @@ class DualDiscriminator(nn.Module):
         )
         self.register_buffer("resample_filter", setup_filter([1, 3, 3, 1]))
 
-    def forward(self, image: torch.Tensor, image_raw: torch.Tensor, c: torch.Tensor | None, force_fp32: bool = False) -> torch.Tensor:
-        """Logits (B, 1); with disc_c_noise > 0, c gets Gaussian noise of disc_c_noise x its batch std (as official)."""
+    def forward(self, image: torch.Tensor, image_raw: torch.Tensor, c: torch.Tensor | None, force_fp32: bool = False,
+                cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, 1); with disc_c_noise > 0, c gets Gaussian noise of disc_c_noise x its batch std (as official).
+        `cond` is required exactly when the config has cond_channels."""
         raw = filtered_resizing(image_raw, image.shape[-1], self.resample_filter, self.config.raw_filter_mode)
-        img = torch.cat([image, raw], dim=1)
+        given = 0 if cond is None else cond.shape[1]
+        if given != self.config.cond_channels:
+            raise ValueError(f"this discriminator takes {self.config.cond_channels} condition-image channels, "
+                             f"got {given}")
+        img = torch.cat([image, raw] + ([cond.to(image.dtype)] if given else []), dim=1)
         x = None
         for r in self.block_resolutions:
             x, img = getattr(self, f"b{r}")(x, img, force_fp32)
@@ -117,4 +126,5 @@ class DualDiscriminator(nn.Module):
         return self.b4(x, img, cmap)
 
     def extra_repr(self) -> str:
-        return f"c_dim={self.c_dim}, img_resolution={self.img_resolution}, img_channels={self.img_channels}"
+        return (f"c_dim={self.c_dim}, img_resolution={self.img_resolution}, img_channels={self.img_channels}, "
+                f"cond_channels={self.config.cond_channels}")

@@ -115,8 +115,9 @@ class GeneratorConfig:
         return MappingConfig(z_dim=self.z_dim, c_dim=self.c_dim, w_dim=self.w_dim, num_ws=num_ws,
                              num_layers=self.mapping_layers)
 
-    def discriminator(self, c_dim: int | None = None) -> DiscriminatorConfig:
-        return DiscriminatorConfig(c_dim=self.c_dim if c_dim is None else c_dim, img_resolution=self.img_resolution,
+    def discriminator(self, c_dim: int | None = None, cond_channels: int = 0) -> DiscriminatorConfig:
+        return DiscriminatorConfig(c_dim=self.c_dim if c_dim is None else c_dim, cond_channels=cond_channels,
+                                   img_resolution=self.img_resolution,
                                    channel_base=self.d_channel_base, channel_max=self.d_channel_max,
                                    num_fp16_res=self.d_num_fp16_res, conv_clamp=256 if self.d_num_fp16_res else None,
                                    disc_c_noise=self.disc_c_noise, mapping_num_layers=self.d_mapping_layers)

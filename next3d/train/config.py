@@ -69,6 +69,7 @@ class TrainConfig:
     init_generator: str | None = None  # a new run's G and G_ema start from this generator file; D starts fresh
     d_warmup_kimg: float = 0.0  # G is not updated until D has seen this many kimg (fine-tuning with a fresh D)
     d_expression: bool = False  # D's label is the camera + each image's expression and jaw (needs head vectors)
+    d_mouth_mask: bool = False  # D also sees where the mouth is open: the inner lip contour, filled (needs head data)
 
     @property
     def ema_half_life_kimg(self) -> float:

@@ -108,6 +108,9 @@ def open_inputs(plan: RunPlan, options: RunOptions, world_size: int, warn=None):
     if config.d_expression and dataset.head_vectors is None:
         raise BadInputError(f"{config.data}: --d-expression needs head parameters per image, and this dataset has "
                             "none (`dataset synth` writes them)")
+    if config.d_mouth_mask and dataset.head_vectors is None and dataset.index.vertex_files is None:
+        raise BadInputError(f"{config.data}: --d-mouth-mask needs head parameters or vertices per image, and this "
+                            "dataset has neither (`dataset synth` writes them)")
     if plan.resuming:
         check_resumable(plan, head, dataset)
     elif config.init_generator is not None:
@@ -154,7 +157,8 @@ class Trainer:
         cfg = self.config
         self.state = TrainingState(0, 0)
         self.pool = condition_pool(self.dataset, ctx.device)
-        self.d_condition = DiscriminatorCondition(self.head, cfg.d_expression)
+        self.d_condition = DiscriminatorCondition(
+            self.head, cfg.d_expression, cfg.generator.img_resolution if cfg.d_mouth_mask else None)
         self.metrics = None
         if options.metrics.enabled and ctx.is_main:
             from next3d.train.metrics.evaluate import MetricsHook
@@ -215,7 +219,8 @@ class Trainer:
         G = Next3DGenerator(cfg.generator, self.head).train()
         if not plan.resuming and cfg.init_generator is not None:  # before anything moves the shared head model
             G.load_state_dict(initial_generator(cfg, self.head).state_dict())  # fp16 files load as fp32
-        D = DualDiscriminator(cfg.generator.discriminator(c_dim=self.d_condition.dim)).train()
+        D = DualDiscriminator(cfg.generator.discriminator(c_dim=self.d_condition.dim,
+                                                          cond_channels=self.d_condition.image_channels)).train()
         G_ema = copy.deepcopy(G).eval()
         nets = Networks(G.to(device), G_ema.to(device), D.to(device))
         for module in (nets.G, nets.G_ema, nets.D):

@@ -52,6 +52,11 @@ class GeneratorPass(nn.Module):
         return G.decoder(features).sigma
 
 
+def real_head_state(real: RealBatch) -> torch.Tensor | None:
+    """The real images' head data: vectors (B, D), else vertices (B, V, 3), else None."""
+    return real.head if real.head is not None else real.vertices
+
+
 @dataclass
 class FakeConditions:
     """What one micro-batch of generated images is drawn from."""
@@ -99,7 +104,8 @@ class Phases:
         with no_sync(self.G_train, not sync):
             c_cond = losses.swap_conditioning(fake.c, swap)
             image, raw = self.G_train("image", fake.z, c_cond, fake.c, head=fake.head)
-            logits = self.D(losses.gaussian_blur(image, blur), raw, self.d_label(fake.c, fake.head))
+            logits = self.D(losses.gaussian_blur(image, blur), raw, self.d_label(fake.c, fake.head),
+                            cond=self.d_label.image(fake.c, fake.head))
             loss = losses.generator_loss(logits).mean()
             loss.mul(gain).backward()
         return {"loss_G": loss.detach(), "scores_fake_G": logits.detach().mean()}
@@ -126,12 +132,13 @@ class Phases:
                                    self.options)
         with no_sync(self.D_train, True):
             fake_logits = self.D_train(losses.gaussian_blur(out.image, blur), out.image_raw,
-                                       self.d_label(fake.c, fake.head))
+                                       self.d_label(fake.c, fake.head), cond=self.d_label.image(fake.c, fake.head))
             loss_fake = losses.discriminator_fake_loss(fake_logits).mean()
             loss_fake.mul(gain).backward()
         image, raw = self.real_inputs(real, blur)
         with no_sync(self.D_train, not sync):
-            real_logits = self.D_train(losses.gaussian_blur(image, blur), raw, self.d_label(real.label, real.head))
+            real_logits = self.D_train(losses.gaussian_blur(image, blur), raw, self.d_label(real.label, real.head),
+                                       cond=self.d_label.image(real.label, real_head_state(real)))
             loss_real = losses.discriminator_real_loss(real_logits).mean()
             loss_real.mul(gain).backward()
         return {"loss_D": (loss_fake + loss_real).detach(), "scores_real": real_logits.detach().mean(),
@@ -143,7 +150,8 @@ class Phases:
         image = image.detach().requires_grad_(True)
         raw = raw.detach().requires_grad_(True)
         with no_sync(self.D_train, not sync):
-            logits = self.D_train(losses.gaussian_blur(image, blur), raw, self.d_label(real.label, real.head))
+            logits = self.D_train(losses.gaussian_blur(image, blur), raw, self.d_label(real.label, real.head),
+                                  cond=self.d_label.image(real.label, real_head_state(real)))
             penalty = losses.r1_penalty(logits, [image, raw])
             loss = penalty * (self.loss.r1_gamma / 2)
             # logits * 0 puts every D weight in the graph (DDP waits for a gradient of each one).
