@@ -91,3 +91,40 @@ def test_d_warmup_keeps_g_still_until_d_has_learned_alone(data, tmp_path, start_
     moved = train(None, run_options(tmp_path / "b", 3, resume="auto"))
     assert moved.state.step == 3
     assert max_difference(load_generator(moved.run_dir), start) > 1e-3
+
+
+def test_a_run_continues_elsewhere_from_its_exported_generator_and_discriminator(data, tmp_path):
+    first = train(train_config(data, d_mouth_mask=True), run_options(tmp_path / "first", 2))
+    generator_file, d_file = tmp_path / "G.safetensors", tmp_path / "D.safetensors"
+    for args in ([str(first.run_dir), str(generator_file), "--fp32"],
+                 [str(first.run_dir), str(d_file), "--discriminator", "--fp32"]):
+        result = CliRunner().invoke(main, ["export", *args])
+        assert result.exit_code == 0, result.output
+    trained_d = load_latest_snapshot(first.run_dir).module_state("D")
+    # lr 1e-9: one step moves nothing measurable, so the new snapshot's D shows where the run started
+    continued = train(train_config(data, d_mouth_mask=True, init_generator=str(generator_file),
+                                   init_discriminator=str(d_file), lr_d=1e-9, lr_g=1e-9),
+                      run_options(tmp_path / "continued", 1))
+    new_d = load_latest_snapshot(continued.run_dir).module_state("D")
+    assert max((new_d[k].float() - v.float()).abs().max().item() for k, v in trained_d.items()) < 1e-5
+    fresh = train(train_config(data, d_mouth_mask=True, lr_d=1e-9), run_options(tmp_path / "fresh", 1))
+    fresh_d = load_latest_snapshot(fresh.run_dir).module_state("D")
+    assert max((fresh_d[k].float() - v.float()).abs().max().item() for k, v in trained_d.items()) > 1e-3
+
+    # a D trained with the mouth-mask channel does not fit a run without it: one line, nothing written
+    refused = tmp_path / "refused"
+    result = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(refused), "--init-generator",
+                                       str(generator_file), "--init-discriminator", str(d_file)])
+    last = result.output.strip().splitlines()[-1]
+    assert result.exit_code == 1 and "D.safetensors" in last and "cond_channels" in last, result.output
+    assert not refused.exists() or not any(refused.iterdir())
+    # the exported generator is not a discriminator file
+    wrong = CliRunner().invoke(main, ["train", "--data", str(data), "--out", str(refused), "--d-mouth-mask",
+                                      "--init-generator", str(generator_file), "--init-discriminator",
+                                      str(generator_file)])
+    assert wrong.exit_code == 1 and "not a discriminator file" in wrong.output.strip().splitlines()[-1]
+    # and --discriminator needs a snapshot
+    not_snapshot = CliRunner().invoke(main, ["export", str(generator_file), str(tmp_path / "x.safetensors"),
+                                             "--discriminator"])
+    assert not_snapshot.exit_code == 1 and "training snapshot" in not_snapshot.output
+    assert not (tmp_path / "x.safetensors").exists()

@@ -12,9 +12,11 @@ from next3d.errors import BadInputError
 @click.argument("out", type=click.Path(dir_okay=False))
 @click.option("--fp16/--fp32", "fp16", default=True, show_default=True, help="Store floating-point weights as fp16.")
 @click.option("--force", is_flag=True, help="Overwrite OUT.")
-def export(source: str, out: str, fp16: bool, force: bool) -> None:
+@click.option("--discriminator", is_flag=True,
+              help="Write the snapshot's discriminator instead (for `train --init-discriminator`).")
+def export(source: str, out: str, fp16: bool, force: bool, discriminator: bool) -> None:
     """Write the EMA weights of SOURCE (a generator or prior run directory / snapshot) to OUT, without the
-    optimizer, the discriminator or the non-EMA weights."""
+    optimizer, the discriminator or the non-EMA weights; with --discriminator, its D alone."""
     from pathlib import Path
 
     import torch
@@ -25,7 +27,12 @@ def export(source: str, out: str, fp16: bool, force: bool) -> None:
         raise BadInputError(f"{out}: exists already (use --force to overwrite)")
     ckpt = load_checkpoint(source)
     kind = ckpt.meta.get("kind")
-    if "generator_config" in ckpt.meta:
+    if discriminator:
+        if kind != "snapshot":
+            raise BadInputError(f"{ckpt.path}: a '{kind}' checkpoint; --discriminator takes a training snapshot")
+        modules, meta = {"D": ckpt.module_state("D")}, {"kind": "discriminator"}
+        keep = ("discriminator_config", "generator_config", "head", "training")
+    elif "generator_config" in ckpt.meta:
         which = "G_ema" if "G_ema" in ckpt.tensors else "G"
         modules, meta = {"G_ema": ckpt.module_state(which)}, {"kind": "generator"}
         keep = ("generator_config", "head", "training")

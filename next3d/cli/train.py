@@ -18,6 +18,9 @@ PRESETS = ("tiny", "small", "paper")
 @click.option("--init-generator", type=click.Path(dir_okay=False), default=None,
               help="Start a new run's G and G_ema from this generator file (fine-tuning; D starts fresh). Its sizes "
                    "are used unless --preset/--generator-config is given.")
+@click.option("--init-discriminator", type=click.Path(dir_okay=False), default=None,
+              help="Start a new run's D from this file (`next3d export RUN OUT --discriminator`): with "
+                   "--init-generator, continue a run whose snapshot could not travel.")
 @click.option("--batch", type=int, default=None, help="Global batch over all GPUs  [default: 32]")
 @click.option("--batch-gpu", type=int, default=None, help="Samples per GPU per pass (gradient accumulation).")
 @click.option("--kimg", type=float, default=100.0, show_default=True, help="Train until this many kimg.")
@@ -63,10 +66,11 @@ PRESETS = ("tiny", "small", "paper")
 @click.option("--grid-seeds", type=int, default=4, show_default=True, help="Grid rows of fixed seeds.")
 @click.option("--grid-views", type=int, default=5, show_default=True, help="Grid columns (yaw views).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (the JSONL log is still written).")
-def train(data, out, preset, generator_config, init_generator, batch, batch_gpu, kimg, snap_kimg, keep_snapshots,
-          tick_kimg, gamma, density_reg, blur_fade_kimg, d_warmup_kimg, d_expression, d_mouth_mask, resume, run_name, gpus, device,
-          seed, lr_g, lr_d, mirror, precision, head_name, workers, max_minutes, metrics_extractor, metrics_features,
-          metrics_samples, grid_seeds, grid_views, no_progress) -> None:
+def train(data, out, preset, generator_config, init_generator, init_discriminator, batch, batch_gpu, kimg,
+          snap_kimg, keep_snapshots, tick_kimg, gamma, density_reg, blur_fade_kimg, d_warmup_kimg, d_expression,
+          d_mouth_mask, resume, run_name, gpus, device, seed, lr_g, lr_d, mirror, precision, head_name, workers,
+          max_minutes, metrics_extractor, metrics_features, metrics_samples, grid_seeds, grid_views,
+          no_progress) -> None:
     """Train a Next3D generator (EG3D losses: non-saturating, lazy dual R1, density regularization, pose
     conditioning swap, EMA) and write snapshots, grids and log.jsonl to OUT/<run>/.
 
@@ -87,9 +91,12 @@ def train(data, out, preset, generator_config, init_generator, batch, batch_gpu,
         init_generator = _absolute(init_generator)
         if generator is None:
             generator = _generator_config_of(init_generator)
+    if init_discriminator is not None:
+        init_discriminator = _absolute(init_discriminator)
     explicit = {"data": None if data is None else _absolute(data), "batch": batch, "batch_gpu": batch_gpu,
                 "seed": seed, "lr_g": lr_g, "lr_d": lr_d, "xflip": mirror, "precision": precision, "head": head_name,
-                "generator": generator, "init_generator": init_generator, "loss.r1_gamma": gamma,
+                "generator": generator, "init_generator": init_generator,
+                "init_discriminator": init_discriminator, "loss.r1_gamma": gamma,
                 "loss.density_reg": density_reg, "loss.blur_fade_kimg": blur_fade_kimg,
                 "d_expression": d_expression, "d_mouth_mask": d_mouth_mask, "d_warmup_kimg": d_warmup_kimg}
     overrides = {k: v for k, v in explicit.items() if v is not None}
@@ -102,7 +109,8 @@ def train(data, out, preset, generator_config, init_generator, batch, batch_gpu,
                              batch=32 if batch is None else batch, batch_gpu=batch_gpu, seed=seed or 0,
                              lr_g=0.0025 if lr_g is None else lr_g, lr_d=0.002 if lr_d is None else lr_d,
                              xflip=bool(mirror), precision=precision or "auto", loss=loss,
-                             init_generator=init_generator, d_expression=bool(d_expression),
+                             init_generator=init_generator, init_discriminator=init_discriminator,
+                             d_expression=bool(d_expression),
                              d_mouth_mask=bool(d_mouth_mask),
                              d_warmup_kimg=d_warmup_kimg or 0.0)
     elif resume is None:

@@ -67,6 +67,7 @@ class TrainConfig:
     precision: str = "auto"  # auto: the networks' fp16 blocks on CUDA, fp32 elsewhere; fp32; fp16; bf16
     loss: LossConfig = field(default_factory=LossConfig)
     init_generator: str | None = None  # a new run's G and G_ema start from this generator file; D starts fresh
+    init_discriminator: str | None = None  # ... and D from this file (`export --discriminator`): continue elsewhere
     d_warmup_kimg: float = 0.0  # G is not updated until D has seen this many kimg (fine-tuning with a fresh D)
     d_expression: bool = False  # D's label is the camera + each image's expression and jaw (needs head vectors)
     d_mouth_mask: bool = False  # D also sees where the mouth is open: the inner lip contour, filled (needs head data)

@@ -6,6 +6,7 @@ snapshots and grids, and evaluates metrics (rank 0 writes; every rank computes).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import sys
 import time
@@ -18,8 +19,9 @@ from tqdm import tqdm
 
 from next3d.data.head_link import load_head
 from next3d.errors import BadInputError, Next3DError
+from next3d.io.checkpoint import load_checkpoint, load_state_strict
 from next3d.io.generator_file import load_generator
-from next3d.networks.discriminator import DualDiscriminator
+from next3d.networks.discriminator import DiscriminatorConfig, DualDiscriminator
 from next3d.networks.generator import Next3DGenerator
 from next3d.train import distributed, schedule
 from next3d.train.config import RunOptions, TrainConfig
@@ -113,8 +115,11 @@ def open_inputs(plan: RunPlan, options: RunOptions, world_size: int, warn=None):
                             "dataset has neither (`dataset synth` writes them)")
     if plan.resuming:
         check_resumable(plan, head, dataset)
-    elif config.init_generator is not None:
-        initial_generator(config, head)  # fails here, before the run directory is written
+    else:  # fails here, before the run directory is written
+        if config.init_generator is not None:
+            initial_generator(config, head)
+        if config.init_discriminator is not None:
+            initial_discriminator(config, head)
     return config, head, dataset
 
 
@@ -128,6 +133,37 @@ def initial_generator(config: TrainConfig, head) -> torch.nn.Module:
         raise BadInputError(f"{where}: generator sizes differ from this run's ({', '.join(differ)}); "
                             f"leave out --preset/--generator-config to take the file's")
     return G
+
+
+def discriminator_config(config: TrainConfig, head) -> DiscriminatorConfig:
+    """The D sizes of a run: the preset's, with the label and condition channels its D inputs need."""
+    condition = d_condition_of(config, head)
+    return config.generator.discriminator(c_dim=condition.dim, cond_channels=condition.image_channels)
+
+
+def d_condition_of(config: TrainConfig, head) -> DiscriminatorCondition:
+    """What D is given besides the image: the camera label, optionally expression and the mouth mask."""
+    return DiscriminatorCondition(head, config.d_expression,
+                                  config.generator.img_resolution if config.d_mouth_mask else None)
+
+
+def initial_discriminator(config: TrainConfig, head) -> DualDiscriminator:
+    """The discriminator file a new run's D starts from (`export --discriminator`), checked against the run."""
+    where = config.init_discriminator
+    ckpt = load_checkpoint(where)
+    if ckpt.meta.get("kind") not in ("discriminator", "snapshot"):
+        raise BadInputError(f"{where}: not a discriminator file (kind '{ckpt.meta.get('kind', '?')}'); "
+                            "write one with `next3d export RUN OUT --discriminator`")
+    D = DualDiscriminator(discriminator_config(config, head))
+    theirs = ckpt.meta.get("discriminator_config")
+    if isinstance(theirs, dict):
+        ours = dataclasses.asdict(D.config)
+        differ = [k for k in ours if k in theirs and theirs[k] != ours[k]]
+        if differ:
+            raise BadInputError(f"{where}: discriminator sizes differ from this run's ({', '.join(differ)}); "
+                                "train with the --d-expression/--d-mouth-mask/--preset it was trained with")
+    load_state_strict(D, ckpt.module_state("D"), f"{where} (D)")
+    return D
 
 
 def check_resumable(plan: RunPlan, head, dataset) -> None:
@@ -157,8 +193,7 @@ class Trainer:
         cfg = self.config
         self.state = TrainingState(0, 0)
         self.pool = condition_pool(self.dataset, ctx.device)
-        self.d_condition = DiscriminatorCondition(
-            self.head, cfg.d_expression, cfg.generator.img_resolution if cfg.d_mouth_mask else None)
+        self.d_condition = d_condition_of(cfg, self.head)
         self.metrics = None
         if options.metrics.enabled and ctx.is_main:
             from next3d.train.metrics.evaluate import MetricsHook
@@ -219,8 +254,9 @@ class Trainer:
         G = Next3DGenerator(cfg.generator, self.head).train()
         if not plan.resuming and cfg.init_generator is not None:  # before anything moves the shared head model
             G.load_state_dict(initial_generator(cfg, self.head).state_dict())  # fp16 files load as fp32
-        D = DualDiscriminator(cfg.generator.discriminator(c_dim=self.d_condition.dim,
-                                                          cond_channels=self.d_condition.image_channels)).train()
+        D = DualDiscriminator(discriminator_config(cfg, self.head)).train()
+        if not plan.resuming and cfg.init_discriminator is not None:
+            D.load_state_dict(initial_discriminator(cfg, self.head).state_dict())
         G_ema = copy.deepcopy(G).eval()
         nets = Networks(G.to(device), G_ema.to(device), D.to(device))
         for module in (nets.G, nets.G_ema, nets.D):
