@@ -4,6 +4,7 @@ Every request gets a stamp (1, 2, ...). A worker always renders the newest reque
 were superseded while it was busy are skipped, and results older than the one already shown are dropped.
 The GUI only ever calls the non-blocking `submit`, `poll` and `add_model` (an in-memory generator: a thread
 worker shares the GUI's model cache; a process worker is sent the weights, in order with the requests).
+A process worker hands its pictures over through shared memory (viz/picture_ring.py).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import multiprocessing as mp
 import os
 import queue
 import threading
+from dataclasses import replace
 from typing import Callable, Protocol
 
 from next3d.capture.memory_models import MemoryModel
 from next3d.capture.render_args import RenderArgs, RenderResult
+from viz.picture_ring import PictureRing, PictureWriter
 
 log = logging.getLogger(__name__)
 
@@ -77,40 +80,53 @@ class _ThreadWorker:
         self._thread.join(timeout=5)
 
 
-def _process_main(make_renderer, requests, results, threads: int) -> None:
-    """Messages: ("render", stamp, args), ("model", MemoryModel), or None to stop."""
+def _process_main(make_renderer, requests, results, threads: int, ring_names=(), slot_bytes: int = 0) -> None:
+    """Messages in: ("render", stamp, args), ("model", MemoryModel), ("release", slot index) or None to stop.
+    Out: a RenderResult, or ("picture", PictureSlot, RenderResult without its image) when the picture went
+    into shared memory."""
     import torch
 
     torch.set_num_threads(max(1, threads))
+    pictures = PictureWriter(ring_names, slot_bytes) if ring_names else None
     renderer = None
-    while True:
-        items = [requests.get()]
-        try:  # everything queued so far: models are all applied, only the newest render request is kept
-            while True:
-                items.append(requests.get_nowait())
-        except queue.Empty:
-            pass
-        if None in items:
-            return
-        models = [item[1] for item in items if item[0] == "model"]
-        renders = [item for item in items if item[0] == "render"]
-        try:
-            renderer = renderer or make_renderer()
-            for model in models:
-                renderer.models.register(model)
-        except Exception as exc:  # noqa: BLE001 - reported with the next frame
-            if renders:
-                _, stamp, args = renders[-1]
-                results.put(RenderResult(stamp=stamp, args=args, error=f"renderer failed to start: {exc}"))
-            continue
-        if not renders:
-            continue
-        _, stamp, args = renders[-1]
-        try:
-            result = renderer.render(args, stamp)
-        except Exception as exc:  # noqa: BLE001
-            result = RenderResult(stamp=stamp, args=args, error=f"renderer failed to start: {exc}")
-        results.put(result)
+    try:
+        while True:
+            items = [requests.get()]
+            try:  # everything queued so far: models are all applied, only the newest render request is kept
+                while True:
+                    items.append(requests.get_nowait())
+            except queue.Empty:
+                pass
+            if None in items:
+                return
+            for item in items:
+                if item[0] == "release":
+                    pictures.release(item[1])
+            models = [item[1] for item in items if item[0] == "model"]
+            renders = [item for item in items if item[0] == "render"]
+            if not models and not renders:
+                continue
+            try:
+                renderer = renderer or make_renderer()
+                for model in models:
+                    renderer.models.register(model)
+            except Exception as exc:  # noqa: BLE001 - reported with the next frame
+                if renders:
+                    _, stamp, args = renders[-1]
+                    results.put(RenderResult(stamp=stamp, args=args, error=f"renderer failed to start: {exc}"))
+                continue
+            if not renders:
+                continue
+            _, stamp, args = renders[-1]
+            try:
+                result = renderer.render(args, stamp)
+            except Exception as exc:  # noqa: BLE001
+                result = RenderResult(stamp=stamp, args=args, error=f"renderer failed to start: {exc}")
+            slot = pictures.write(result.image) if pictures is not None and result.image is not None else None
+            results.put(result if slot is None else ("picture", slot, replace(result, image=None)))
+    finally:
+        if pictures is not None:
+            pictures.close()
 
 
 class _ProcessWorker:
@@ -119,9 +135,16 @@ class _ProcessWorker:
         self._requests = ctx.Queue()
         self._results = ctx.Queue()
         threads = max(1, (os.cpu_count() or 2) - 1)  # leave a core for the GUI
+        try:
+            self._pictures: PictureRing | None = PictureRing()
+        except OSError as exc:  # no shared memory here (/dev/shm full or missing): pictures go through the pipe
+            log.warning("no shared memory for pictures (%s); sending them through the pipe", exc)
+            self._pictures = None
+        ring = (self._pictures.names, self._pictures.slot_bytes) if self._pictures is not None else ((), 0)
         self._process = ctx.Process(target=_process_main, name="render-worker",
-                                    args=(make_renderer, self._requests, self._results, threads), daemon=True)
+                                    args=(make_renderer, self._requests, self._results, threads, *ring), daemon=True)
         self._process.start()
+        self.shared_pictures = 0  # pictures received through shared memory (the rest came pickled)
 
     def request(self, stamp: int, args: RenderArgs) -> None:
         self._requests.put(("render", stamp, args))
@@ -133,10 +156,19 @@ class _ProcessWorker:
         results = []
         try:
             while True:
-                results.append(self._results.get_nowait())
+                results.append(self._received(self._results.get_nowait()))
         except queue.Empty:
             pass
         return results
+
+    def _received(self, message) -> RenderResult:
+        if isinstance(message, RenderResult):
+            return message
+        _, slot, result = message
+        picture = self._pictures.read(slot)
+        self._requests.put(("release", slot.index))
+        self.shared_pictures += 1
+        return replace(result, image=picture)
 
     def alive(self) -> bool:
         return self._process.is_alive()
@@ -155,6 +187,8 @@ class _ProcessWorker:
         for q in (self._requests, self._results):
             q.cancel_join_thread()
             q.close()
+        if self._pictures is not None:
+            self._pictures.close()
 
 
 class AsyncRenderer:
