@@ -75,7 +75,7 @@ def test_the_process_worker_hands_over_pictures_through_shared_memory():
             stamp = ar.submit(RenderArgs(yaw=0.01 * i))
             (result,) = _results(ar, 1)
             assert result.stamp == stamp and np.array_equal(result.image, picture(stamp))
-        assert ar._worker.shared_pictures == 11
+        assert ar.shared_pictures == 11
 
         # the GUI stops polling while frames keep coming: pictures beyond the free slots come pickled, and no
         # slot is overwritten before it is read

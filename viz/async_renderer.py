@@ -253,6 +253,11 @@ class AsyncRenderer:
                             error=f"the render worker stopped (exit code {code}; out of memory?); restarted it")
 
     @property
+    def shared_pictures(self) -> int:
+        """Pictures the current worker process handed over through shared memory (0 for a thread)."""
+        return getattr(self._worker, "shared_pictures", 0)
+
+    @property
     def pending(self) -> bool:
         """True while the newest request has no result yet."""
         return self.received_stamp < self.submitted_stamp

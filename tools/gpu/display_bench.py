@@ -160,6 +160,8 @@ def main(checkpoint: str = "builtin:paper-random", precision: str = "fastest", f
                       f"(p95 {np.percentile([r[2] for r in rows], 95):6.2f})  picture back {got:6.2f}  upload "
                       f"{upload:5.2f}  sustained {interval:6.2f} ms/frame ({1000 / interval:4.0f} frames/s)  "
                       f"stages {'+'.join(rows[-1][3])}", flush=True)
+            if worker == "process":
+                print(f"pictures through shared memory: {renderer.shared_pictures}", flush=True)
         finally:
             renderer.close()
 
