@@ -1,9 +1,11 @@
 """Pictures from the render worker process through shared memory: bit-identical, any size, never overwritten
 before the GUI has copied them, pickled when they cannot wait, and no shared memory left behind."""
 
+import functools
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,8 +24,23 @@ def picture(stamp: int) -> np.ndarray:
 
 
 class PatternRenderer:
+    def __init__(self, rendered_log: Path | None = None):
+        self.rendered_log = rendered_log  # each rendered stamp is appended here, so a test can wait on the worker
+
     def render(self, args, stamp=0):
+        if self.rendered_log is not None:
+            with open(self.rendered_log, "a") as log:
+                log.write(f"{stamp}\n")
         return RenderResult(stamp=stamp, args=args, image=picture(stamp))
+
+
+def _wait_rendered(rendered_log: Path, stamp: int, timeout=60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if rendered_log.exists() and str(stamp) in rendered_log.read_text().split():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"the worker did not render frame {stamp} within {timeout} s")
 
 
 def shm_exists(name: str) -> bool:
@@ -67,8 +84,9 @@ def _results(ar, count, timeout=60.0):
     return results
 
 
-def test_the_process_worker_hands_over_pictures_through_shared_memory():
-    ar = AsyncRenderer(PatternRenderer, use_process=True)
+def test_the_process_worker_hands_over_pictures_through_shared_memory(tmp_path):
+    rendered_log = tmp_path / "rendered.txt"
+    ar = AsyncRenderer(functools.partial(PatternRenderer, rendered_log), use_process=True)
     try:
         names = ar._worker._pictures.names
         for i in range(1, 12):  # more frames than slots, sizes changing, polled as the GUI does
@@ -78,13 +96,16 @@ def test_the_process_worker_hands_over_pictures_through_shared_memory():
         assert ar.shared_pictures == 11
 
         # the GUI stops polling while frames keep coming: pictures beyond the free slots come pickled, and no
-        # slot is overwritten before it is read
+        # slot is overwritten before it is read. The worker writes frame 19's picture before it reads any
+        # release sent after frame 19 was rendered, so taking the results in several goes changes nothing.
         for i in range(12, 20):
-            ar.submit(RenderArgs(yaw=0.01 * i))
-            time.sleep(0.3)
+            _wait_rendered(rendered_log, ar.submit(RenderArgs(yaw=0.01 * i)))
         shared_before = ar._worker.shared_pictures
-        taken = ar._worker.take_results()
-        assert [r.stamp for r in taken][-1] == 19
+        taken, deadline = [], time.monotonic() + 60
+        while (not taken or taken[-1].stamp != 19) and time.monotonic() < deadline:
+            taken += ar._worker.take_results()
+            time.sleep(0.01)
+        assert [r.stamp for r in taken] == list(range(12, 20))
         assert all(np.array_equal(r.image, picture(r.stamp)) for r in taken)
         assert 1 <= ar._worker.shared_pictures - shared_before <= 3 < len(taken)
         stamp = ar.submit(RenderArgs(yaw=1.0))  # the slots are free again
