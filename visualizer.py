@@ -24,7 +24,8 @@ NO_GL_HINT = ("install OpenGL (e.g. `apt install libgl1 libegl1` or Mesa), or ru
 @click.argument("checkpoint", required=False)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N")
 @click.option("--worker", type=click.Choice(["process", "thread"]), default=None,
-              help="Render in a worker process (smoothest GUI) or a thread (less memory); default: last choice.")
+              help="Render in a worker process (smoothest GUI on the CPU) or a thread (fewer copies: the fastest "
+                   "frames on a GPU); default: your last choice, else thread on a GPU and process on the CPU.")
 @click.option("--fresh", is_flag=True, help="Ignore the saved layout and widget values of the last session.")
 @click.option("--config-dir", type=click.Path(file_okay=False), default=None,
               help="Where layout and state are kept (default ~/.config/next3d-studio).")

@@ -1,10 +1,16 @@
-"""The default render worker is a separate process: the GUI keeps drawing frames while it renders."""
+"""The render worker: a separate process on the CPU (the GUI keeps drawing frames while it renders), a thread on a
+GPU (fewer copies, which the frame-time targets need); the user's own choice is remembered."""
+
+import json
 
 import pytest
+import torch
 from gui_support import (
     make_app,
     xvfb_display,  # noqa: F401  (the fixture, used below)
 )
+
+from viz.app import default_use_process
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("xvfb_display")]
 
@@ -28,5 +34,30 @@ def test_worker_process_renders_while_the_gui_keeps_drawing(tmp_path):
         app.camera.yaw = 0.1
         app.render_until_idle(timeout_s=300)
         assert app.error == "" and app.image_result.args.yaw == pytest.approx(0.1)
+    finally:
+        app.close()
+
+
+def test_the_worker_defaults_to_a_process_on_the_cpu_and_a_thread_on_a_gpu(monkeypatch):
+    assert default_use_process("cpu") is True
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert default_use_process("auto") is False and default_use_process("cuda") is False
+    assert default_use_process("cpu") is True  # an explicit CPU device keeps the process
+
+
+def test_the_default_worker_follows_the_machine_and_a_changed_choice_is_remembered(tmp_path):
+    config = tmp_path / "config"
+    app = make_app(config, use_process=None, restore=True)
+    try:
+        assert app.renderer.use_process is default_use_process("auto")  # no saved choice: the machine's default
+        app.save_state()
+        assert "use_process" not in json.loads(app.state_path.read_text())["performance"]
+        app.renderer.set_use_process(not app.renderer.use_process)  # the Performance panel's switch
+        app.save_state()
+    finally:
+        app.close()
+    app = make_app(config, use_process=None, restore=True)
+    try:
+        assert app.renderer.use_process is not default_use_process("auto")
     finally:
         app.close()

@@ -23,6 +23,7 @@ from gui_utils.imgui_window import ImguiWindow
 from next3d.capture.memory_models import MemoryModel
 from next3d.capture.render_args import ModelFacts, RenderArgs, RenderResult
 from next3d.capture.renderer import ModelCache, Renderer, default_checkpoint
+from next3d.utils.device import resolve_device
 from viz.app_state import STATE_FILE_NAME, load_app_state, save_app_state
 from viz.async_renderer import AsyncRenderer
 from viz.camera_widget import CameraWidget
@@ -46,11 +47,18 @@ HISTORY = 240  # frames of timing history for the performance plots
 class AppOptions:
     checkpoint: str | None = None          # None: the shipped default model (recent ones are one click away)
     config_dir: Path = field(default_factory=user_config_dir)
-    use_process: bool | None = None        # None: the saved choice (default: worker process)
+    use_process: bool | None = None        # None: the saved choice (default: default_use_process(device))
     vsync: bool | None = None
     restore: bool = True                   # restore the last session's widget values
     device: str = "auto"
     window_size: tuple[int, int] | None = None
+
+
+def default_use_process(device: str = "auto") -> bool:
+    """Render in a worker process on the CPU, where a slow render would otherwise stall the GUI's Python thread,
+    and in a thread on a GPU, where the render mostly waits on the GPU and the picture skips the hop between
+    processes (on the H100 the thread meets the frame-time targets, the process does not: docs/performance.md)."""
+    return resolve_device(device, warn=lambda _msg: None).type != "cuda"
 
 
 def make_renderer(device: str = "auto", models: ModelCache | None = None) -> Renderer:
@@ -87,7 +95,8 @@ class App:
         # In a worker process the cache arrives empty (ModelCache pickles without its models); in a thread the
         # live renderer and capture jobs share the loaded model.
         self.renderer = AsyncRenderer(functools.partial(make_renderer, self.options.device, self.models),
-                                      use_process=bool(self._choice("use_process", True)))
+                                      use_process=bool(self._choice("use_process",
+                                                                    default_use_process(self.options.device))))
         self.texture = Texture()
         self.pane_width = 0.0
         self.canvas_tool = None  # a widget's tool that takes left drags on the picture (e.g. the mask editor)
@@ -129,11 +138,14 @@ class App:
 
     def save_state(self) -> None:
         """Write window geometry, recent checkpoints and widget values to the config dir (atomically)."""
+        performance = {"vsync": self.window.vsync}
+        if self.renderer.use_process != default_use_process(self.options.device):
+            performance["use_process"] = self.renderer.use_process  # only a choice; the default follows the machine
         doc = {
             "window": {"size": list(self.window.window_size), "pos": list(self.window.window_pos)},
             "widgets": {w.title: w.persisted() for w in self.widgets},
             "open_headers": dict(self.open_headers),
-            "performance": {"use_process": self.renderer.use_process, "vsync": self.window.vsync},
+            "performance": performance,
         }
         save_app_state(self.state_path, doc)
 

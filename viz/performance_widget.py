@@ -60,7 +60,8 @@ class PerformanceWidget:
         changed, use_process = imgui.checkbox("Render in a worker process", self.app.renderer.use_process)
         if changed:
             self.app.renderer.set_use_process(use_process)
-        imgui.set_item_tooltip("A separate process keeps the GUI smooth during slow renders (costs memory)")
+        imgui.set_item_tooltip("A separate process keeps the GUI smooth during slow (CPU) renders; a thread is faster "
+                               "on a GPU (no copy between processes). Default: thread on a GPU, process on the CPU")
         imgui.set_next_item_width(em * 10)
         _, self.precision_index = imgui.combo("Precision", self.precision_index, PRECISION_LABELS)
         imgui.set_item_tooltip("fast: CUDA graphs, Triton kernels and TF32 on a GPU (same as fp32 on the CPU); "
