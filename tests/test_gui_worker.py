@@ -50,6 +50,8 @@ def test_the_default_worker_follows_the_machine_and_a_changed_choice_is_remember
     app = make_app(config, use_process=None, restore=True)
     try:
         assert app.renderer.use_process is default_use_process("auto")  # no saved choice: the machine's default
+        app.step()
+        assert app.args.precision == "fast"  # the default precision: graphs and kernels on a GPU, fp32 on the CPU
         app.save_state()
         assert "use_process" not in json.loads(app.state_path.read_text())["performance"]
         app.renderer.set_use_process(not app.renderer.use_process)  # the Performance panel's switch
