@@ -1,6 +1,8 @@
 """Atomic writes: write to a temporary name in the same folder, then rename over the target.
 
-A crash or kill at any moment leaves either the old file or the new one, never a partial one.
+A crash or kill at any moment leaves either the old file or the new one, never a partial one. The result gets
+the permissions a plain `open(path, "w")` would give it (an existing file's, else the umask's), not the
+owner-only ones of a temporary file.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     try:
         yield tmp
         _fsync_file(tmp)
+        os.chmod(tmp, _mode_for(path, 0o666))
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException:
@@ -56,11 +59,31 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        os.chmod(tmp, _mode_for(path, 0o777))
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _mode_for(path: Path, full: int) -> int:
+    """The permission bits `path` keeps if it exists, else `full` less the process umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return full & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (os.umask can only set it)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_file(path: Path) -> None:
