@@ -43,6 +43,7 @@ def test_the_worker_defaults_to_a_process_on_the_cpu_and_a_thread_on_a_gpu(monke
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert default_use_process("auto") is False and default_use_process("cuda") is False
     assert default_use_process("cpu") is True  # an explicit CPU device keeps the process
+    assert default_use_process("cuda:99") is True and default_use_process("tpu") is True  # bad: the canvas says so
 
 
 def test_the_default_worker_follows_the_machine_and_a_changed_choice_is_remembered(tmp_path):

@@ -23,6 +23,7 @@ from gui_utils.imgui_window import ImguiWindow
 from next3d.capture.memory_models import MemoryModel
 from next3d.capture.render_args import ModelFacts, RenderArgs, RenderResult
 from next3d.capture.renderer import ModelCache, Renderer, default_checkpoint
+from next3d.errors import BadInputError
 from next3d.utils.device import resolve_device
 from viz.app_state import STATE_FILE_NAME, load_app_state, save_app_state
 from viz.async_renderer import AsyncRenderer
@@ -58,7 +59,10 @@ def default_use_process(device: str = "auto") -> bool:
     """Render in a worker process on the CPU, where a slow render would otherwise stall the GUI's Python thread,
     and in a thread on a GPU, where the render mostly waits on the GPU and the picture skips the hop between
     processes (on the H100 the thread meets the frame-time targets, the process does not: docs/performance.md)."""
-    return resolve_device(device, warn=lambda _msg: None).type != "cuda"
+    try:
+        return resolve_device(device, warn=lambda _msg: None).type != "cuda"
+    except BadInputError:  # a bad --device: the renderer reports it on the canvas; render safely off the GUI
+        return True
 
 
 def make_renderer(device: str = "auto", models: ModelCache | None = None) -> Renderer:
