@@ -3,7 +3,6 @@ hash), and its samples are W+ codes the generator renders as heads. They lie far
 truncated (ψ 0.7) codes it was trained on (measured 2.6x, the previous prior 2.7x: a known limit of a 3,000-step
 prior, assets/models/MODEL_CARD.md), which the test bounds so that a worse prior fails."""
 
-import numpy as np
 import pytest
 import torch
 from head_silhouette import background_colour, silhouette
